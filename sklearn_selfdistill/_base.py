@@ -1,0 +1,381 @@
+"""BaseSelfDistillation: validation, the generation loop, plateau stop, history, staging."""
+
+import time
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils import _safe_indexing, check_random_state, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._students import accepts_sample_weight
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def _estimator_has(attr):
+    """For ``available_if``: ``estimator_`` (or, unfitted, the wrapped estimator) has ``attr``."""
+
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._template(), attr)
+
+    return check
+
+
+def _seed_unset_random_states(estimator, seed):
+    """Give every ``random_state`` parameter left at None the same ``seed``.
+
+    All generations share the seed, so that with ``alpha=0`` every generation is
+    the same fit as generation 0 even for randomised estimators.
+    """
+    unset = {
+        key: seed
+        for key, value in estimator.get_params(deep=True).items()
+        if value is None and (key == "random_state" or key.endswith("__random_state"))
+    }
+    if unset:
+        estimator.set_params(**unset)
+    return estimator
+
+
+class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
+    """Shared logic of the self-distillation meta-estimators; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"]), None],
+        "n_generations": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
+        "final_generation": [StrOptions({"last", "best", "ensemble"})],
+        "teacher_predictions": [StrOptions({"in_sample", "cross_fit"})],
+        "cv": ["cv_object"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_generations,
+        alpha,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        tol,
+        scoring,
+        final_generation,
+        teacher_predictions,
+        cv,
+        random_state,
+        verbose,
+    ):
+        self.estimator = estimator
+        self.n_generations = n_generations
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scoring = scoring
+        self.final_generation = final_generation
+        self.teacher_predictions = teacher_predictions
+        self.cv = cv
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- hooks of the public classes -------------------------------------------------
+
+    @abstractmethod
+    def _default_estimator(self):
+        """The estimator used when ``estimator=None``."""
+
+    @abstractmethod
+    def _prepare_targets(self, y, estimator, sample_weight):
+        """Validate ``y``; return ``(student, base_targets, labeled_mask)``."""
+
+    @abstractmethod
+    def _temperature_at(self, generation):
+        """Temperature of ``generation`` (None where it does not apply)."""
+
+    @abstractmethod
+    def _make_ensemble(self, generations):
+        """The object ``predict`` uses when ``final_generation="ensemble"``."""
+
+    def _closed_form_student(self, estimator):
+        """A student that fits every generation at once, or None (no closed form)."""
+        return None
+
+    # -- fitting --------------------------------------------------------------------
+
+    def _template(self):
+        return self._default_estimator() if self.estimator is None else self.estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self._template())
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.pairwise = inner.input_tags.pairwise
+        return tags
+
+    def _accept_sparse(self):
+        # CSR/CSC can be indexed by rows; other formats are converted on the way in.
+        return ["csr", "csc"] if get_tags(self._template()).input_tags.sparse else False
+
+    def _validate_fit_data(self, X, y):
+        return validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=self._accept_sparse(),
+            ensure_all_finite=False,
+            dtype=None,
+            **self._y_validation,
+        )
+
+    #: Keyword arguments of ``validate_data`` for ``y`` (set by the public classes).
+    _y_validation: dict = {}
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit ``n_generations`` generations, each distilled from the one before.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (sparse only where the wrapped estimator takes it).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to every generation's fit (multiplied with the
+            soft-target weights where a classifier learns through ``sample_weight``).
+
+        Returns
+        -------
+        self : object
+            Fitted meta-estimator.
+        """
+        X, y = self._validate_fit_data(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        estimator = clone(self._template())
+        if sample_weight is not None and not accepts_sample_weight(estimator):
+            raise ValueError(
+                f"sample_weight was passed, but the wrapped estimator "
+                f"{type(estimator).__name__} does not accept sample_weight in fit."
+            )
+        closed_form = self._closed_form_student(estimator)
+        if not np.isfinite(self.n_generations) and closed_form is None:
+            raise ValueError(
+                f"n_generations=inf (the limit of infinitely many generations) needs a "
+                f"closed form, which exists only for KernelRidge and Ridge regressors; "
+                f"got {type(estimator).__name__}. Use a finite n_generations."
+            )
+        rng = check_random_state(self.random_state)
+        _seed_unset_random_states(estimator, int(rng.randint(_MAX_SEED)))
+        student, base, labeled = self._prepare_targets(y, estimator, sample_weight)
+
+        train, validation = self._split_validation(y, labeled, rng)
+        if validation is None:
+            X_train, base_train, sw_train = X, base, sample_weight
+        else:
+            X_train = _safe_indexing(X, train)
+            base_train = base[train]
+            sw_train = None if sample_weight is None else sample_weight[train]
+            X_val, y_val = _safe_indexing(X, validation), y[validation]
+        scored = train[labeled[train]]
+        if scored.shape[0] == X.shape[0]:
+            X_scored, y_scored = X, y
+        else:
+            X_scored, y_scored = _safe_indexing(X, scored), y[scored]
+        scorer = check_scoring(estimator, scoring=self.scoring)
+
+        self.generations_ = []
+        self.history_ = []
+        self.termination_condition_ = "max_generations"
+        best_score, stalled = -np.inf, 0
+        targets = base_train
+        n_generations = self.n_generations
+        generation = 0
+        while generation < n_generations:
+            start = time.perf_counter()
+            temperature = None
+            if generation > 0:
+                temperature = self._temperature_at(generation)
+                teacher_output = self._teacher_output(
+                    student, estimator, X_train, targets, sw_train, y[train]
+                )
+                targets = student.targets(base_train, teacher_output, self.alpha, temperature)
+            model = student.fit(clone(estimator), X_train, targets, sw_train)
+            fit_time = time.perf_counter() - start
+            train_score = float(scorer(model, X_scored, y_scored))
+            validation_score = None if validation is None else float(scorer(model, X_val, y_val))
+            self.generations_.append(model)
+            self.history_.append(
+                {
+                    "generation": generation,
+                    "alpha": 0.0 if generation == 0 else float(self.alpha),
+                    "temperature": temperature,
+                    "train_score": train_score,
+                    "validation_score": validation_score,
+                    "fit_time": fit_time,
+                }
+            )
+            self._report(self.history_[-1])
+            if validation_score is not None:
+                if validation_score > best_score + self.tol:
+                    best_score, stalled = validation_score, 0
+                else:
+                    stalled += 1
+                if self.early_stopping and stalled >= self.n_iter_no_change:
+                    self.termination_condition_ = "plateau"
+                    break
+            generation += 1
+
+        self.n_generations_ = len(self.generations_)
+        self.best_generation_ = (
+            None
+            if validation is None
+            else int(np.argmax([h["validation_score"] for h in self.history_]))
+        )
+        if self.final_generation == "ensemble":
+            self.estimator_ = self._make_ensemble(self.generations_)
+        elif self.final_generation == "best":
+            self.estimator_ = self.generations_[self.best_generation_]
+        else:
+            self.estimator_ = self.generations_[-1]
+        return self
+
+    def _split_validation(self, y, labeled, rng):
+        """Training and validation row indices; validation is None when not needed.
+
+        The validation rows are drawn from the labelled rows only (stratified for
+        classifiers); unlabelled rows always stay in training.
+        """
+        rows = np.arange(y.shape[0])
+        if not (self.early_stopping or self.final_generation == "best"):
+            return rows, None
+        labeled_rows = rows[labeled]
+        stratify = y[labeled_rows] if is_classifier(self) else None
+        try:
+            train, validation = train_test_split(
+                labeled_rows,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+                random_state=rng.randint(_MAX_SEED),
+            )
+        except ValueError as exc:
+            reason = "early_stopping=True" if self.early_stopping else 'final_generation="best"'
+            kind = "stratified " if stratify is not None else ""
+            raise ValueError(
+                f"{reason} holds out a {kind}validation set of validation_fraction="
+                f"{self.validation_fraction} of the {labeled_rows.shape[0]} labelled samples, "
+                f"which this data set is too small for ({exc}). Use more data, a larger "
+                f"validation_fraction, or early_stopping=False with final_generation='last'."
+            ) from exc
+        return np.sort(np.concatenate([train, rows[~labeled]])), np.sort(validation)
+
+    def _teacher_output(self, student, estimator, X, targets, sample_weight, y):
+        """The teacher's outputs on the training rows.
+
+        In-sample, the previous generation predicts the rows it was fit on. Cross-fit,
+        each row is predicted by a copy of the previous generation (fit on the same
+        targets) that did not see that row's fold.
+        """
+        if self.teacher_predictions == "in_sample":
+            return student.output(self.generations_[-1], X)
+        folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y))
+        predicted = np.bincount(np.concatenate([test for _, test in folds]), minlength=y.shape[0])
+        if not np.all(predicted == 1):
+            raise ValueError(
+                f"teacher_predictions='cross_fit' needs a cv whose test folds cover every "
+                f"training row exactly once (a partition, as in KFold); cv={self.cv!r} "
+                f"predicts {np.sum(predicted != 1)} of {y.shape[0]} rows zero or several times."
+            )
+        output = None
+        for fold_train, fold_test in folds:
+            copy = student.fit(
+                clone(estimator),
+                _safe_indexing(X, fold_train),
+                targets[fold_train],
+                None if sample_weight is None else sample_weight[fold_train],
+            )
+            fold_output = student.output(copy, _safe_indexing(X, fold_test))
+            if output is None:
+                output = np.empty((y.shape[0], *fold_output.shape[1:]))
+            output[fold_test] = fold_output
+        return output
+
+    def _report(self, record):
+        if not self.verbose:
+            return
+        n_total = "inf" if not np.isfinite(self.n_generations) else self.n_generations
+        parts = [f"[{type(self).__name__}] generation {record['generation']}/{n_total}"]
+        if record["temperature"] is not None:
+            parts.append(f"T={record['temperature']:.3g}")
+        parts.append(f"train={record['train_score']:.4f}")
+        if record["validation_score"] is not None:
+            parts.append(f"validation={record['validation_score']:.4f}")
+        parts.append(f"{record['fit_time']:.2f}s")
+        print("  ".join(parts), flush=True)
+
+    # -- prediction -----------------------------------------------------------------
+
+    def _validate_predict_data(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            accept_sparse=self._accept_sparse(),
+            ensure_all_finite=False,
+            dtype=None,
+        )
+
+    def predict(self, X):
+        """Predict with ``estimator_`` (see ``final_generation``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions.
+        """
+        X = self._validate_predict_data(X)
+        return self.estimator_.predict(X)
+
+    def staged_predict(self, X):
+        """Predictions of every generation, generation 0 first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Yields
+        ------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions of one generation.
+        """
+        X = self._validate_predict_data(X)
+        for model in self.generations_:
+            yield model.predict(X)

@@ -1,0 +1,326 @@
+"""SelfDistillationClassifier."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._base import BaseSelfDistillation, _estimator_has
+from ._students import SampleWeightClassifierStudent, accepts_sample_weight, aligned_proba
+from .schedules import TemperatureSchedule
+
+
+class _ClassifierEnsemble:
+    """Born-Again ensemble: averages the generations' probabilities."""
+
+    def __init__(self, generations, classes):
+        self.generations = generations
+        self.classes_ = classes
+
+    def predict_proba(self, X):
+        return np.mean([aligned_proba(g, X, self.classes_) for g in self.generations], axis=0)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    @available_if(lambda self: all(hasattr(g, "decision_function") for g in self.generations))
+    def decision_function(self, X):
+        return np.mean([g.decision_function(X) for g in self.generations], axis=0)
+
+
+class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
+    """Self-distillation of any probabilistic classifier over generations.
+
+    Generation 0 is the wrapped estimator fit on ``y``. Generation ``g >= 1`` is a
+    fresh clone fit on the soft distribution
+    ``alpha * softmax(log p_teacher / T) + (1 - alpha) * onehot(y)``, where
+    ``p_teacher`` is the probability of generation ``g - 1``. ``alpha`` is the
+    weight of the teacher: ``alpha=0`` gives the plain estimator in every generation,
+    ``alpha=1`` is pure distillation (Hinton et al. 2015; Furlanello et al. 2018).
+
+    A scikit-learn classifier learns the soft distribution through ``sample_weight``:
+    each row is repeated once per class, labelled with that class and weighted by its
+    soft probability (times the row's ``sample_weight``). (row, class) pairs whose
+    soft probability is below ``1e-6`` are dropped. The estimator must have
+    ``predict_proba`` and take ``sample_weight`` in ``fit`` (for a Pipeline: its last
+    step).
+
+    With ``unlabeled=-1`` (scikit-learn's semi-supervised convention, as in
+    :class:`~sklearn.semi_supervised.SelfTrainingClassifier`), rows labelled ``-1``
+    are unlabelled: generation 0 ignores them and later generations learn ``alpha``
+    times the teacher's soft distribution on them (the ground-truth term has weight
+    0 there). This is Noisy Student without the noise.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        Classifier with ``fit(X, y, sample_weight)`` and ``predict_proba``. Cloned,
+        never modified. None means ``LogisticRegression()``.
+    n_generations : int, default=5
+        Number of generations, generation 0 included: ``1`` is the plain estimator.
+    alpha : float in [0, 1], default=0.7
+        Weight of the teacher in the targets of generations ``g >= 1``. (Borup &
+        Andersen 2021 and torchdistill's KDLoss weight the ground truth instead:
+        their ``alpha`` is ``1 - alpha`` here.)
+    temperature : float > 0 or TemperatureSchedule, default=4.0
+        Softmax temperature applied to the teacher's log-probabilities; a
+        :class:`TemperatureSchedule` changes it over the generations.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the labelled rows, score
+        every generation on it, and stop when ``n_iter_no_change`` generations in a
+        row do not improve the best validation score by more than ``tol``. The
+        generations are then fit on the remaining rows only.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of labelled rows held out when ``early_stopping=True`` or
+        ``final_generation="best"``.
+    n_iter_no_change : int, default=2
+        Generations without improvement before early stopping stops.
+    tol : float, default=1e-3
+        Improvement of the validation score that counts as one.
+    scoring : str, callable or None, default=None
+        Score for ``history_`` and early stopping; None is the estimator's ``score``
+        (accuracy).
+    final_generation : {"last", "best", "ensemble"}, default="last"
+        What ``predict`` uses: the last generation, the one with the best validation
+        score (holds out a validation set even without early stopping), or the
+        average of every generation's probabilities (a Born-Again ensemble).
+    teacher_predictions : {"in_sample", "cross_fit"}, default="in_sample"
+        ``"in_sample"``: the teacher predicts the rows it was fit on (Born-Again).
+        ``"cross_fit"``: each row's teacher prediction comes from a copy of the
+        teacher fit without that row's ``cv`` fold, as ``cross_val_predict`` does.
+        Cross-fitting is what lets distillation change models that memorise their
+        training set (trees, boosting); it costs ``cv`` extra fits per generation.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds for ``teacher_predictions="cross_fit"`` (stratified for an int).
+    unlabeled : int, str or None, default=None
+        The value of ``y`` that marks unlabelled rows (``-1`` in scikit-learn's
+        semi-supervised convention). None: every row is labelled, so ``-1`` can be
+        an ordinary class, as in ``{-1, 1}`` binary labels.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split and every ``random_state`` of the wrapped
+        estimator that is left at None (one seed shared by all generations).
+    verbose : int, default=0
+        ``1`` prints a line per generation: temperature, train and validation
+        score, seconds.
+
+    Attributes
+    ----------
+    generations_ : list of estimators
+        The fitted generations, generation 0 first.
+    n_generations_ : int
+        Number of generations fitted (fewer than ``n_generations`` after early stopping).
+    history_ : list of dict
+        One dict per generation with keys ``generation``, ``alpha`` (0.0 for
+        generation 0), ``temperature`` (None for generation 0), ``train_score`` (on
+        the labelled training rows), ``validation_score`` (None without a validation
+        set) and ``fit_time`` (seconds, teacher predictions included).
+    best_generation_ : int or None
+        Generation with the best validation score; None without a validation set.
+    termination_condition_ : {"max_generations", "plateau"}
+        Why the loop stopped.
+    estimator_ : estimator
+        What ``predict`` uses (see ``final_generation``).
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the ``unlabeled`` marker excluded).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    SelfDistillationRegressor : the same for regressors.
+    TemperatureSchedule : temperatures that change over the generations.
+    sklearn.semi_supervised.SelfTrainingClassifier : self-training with hard pseudo-labels.
+
+    References
+    ----------
+    .. [1] G. Hinton, O. Vinyals, J. Dean, "Distilling the Knowledge in a Neural
+       Network", 2015.
+    .. [2] T. Furlanello, Z. Lipton, M. Tschannen, L. Itti, A. Anandkumar,
+       "Born-Again Neural Networks", ICML 2018.
+    .. [3] Q. Xie, M.-T. Luong, E. Hovy, Q. V. Le, "Self-training with Noisy Student
+       improves ImageNet classification", CVPR 2020.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_selfdistill import SelfDistillationClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SelfDistillationClassifier(LogisticRegression(max_iter=1000),
+    ...                                  n_generations=3, alpha=0.7, temperature=2.0)
+    >>> clf.fit(X, y).n_generations_
+    3
+    >>> [h["temperature"] for h in clf.history_]
+    [None, 2.0, 2.0]
+    >>> clf.predict_proba(X[:1]).round(2)
+    array([[0.82, 0.18, 0.  ]])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSelfDistillation._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither"), TemperatureSchedule],
+        "unlabeled": [None, Integral, str],
+    }
+    _y_validation = {"multi_output": False}
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_generations=5,
+        alpha=0.7,
+        temperature=4.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=2,
+        tol=1e-3,
+        scoring=None,
+        final_generation="last",
+        teacher_predictions="in_sample",
+        cv=5,
+        unlabeled=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            estimator,
+            n_generations=n_generations,
+            alpha=alpha,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            scoring=scoring,
+            final_generation=final_generation,
+            teacher_predictions=teacher_predictions,
+            cv=cv,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.temperature = temperature
+        self.unlabeled = unlabeled
+
+    def _default_estimator(self):
+        return LogisticRegression()
+
+    def _temperature_at(self, generation):
+        if isinstance(self.temperature, TemperatureSchedule):
+            return self.temperature(generation, self.n_generations)
+        return float(self.temperature)
+
+    def _prepare_targets(self, y, estimator, sample_weight):
+        name = type(estimator).__name__
+        missing = [
+            what
+            for what, present in (
+                ("a predict_proba method", hasattr(estimator, "predict_proba")),
+                ("a sample_weight argument in fit", accepts_sample_weight(estimator)),
+            )
+            if not present
+        ]
+        if missing:
+            raise TypeError(
+                f"SelfDistillationClassifier learns soft targets through sample_weight, so "
+                f"the wrapped estimator needs {' and '.join(missing)}; {name} has not. "
+                f"Use a classifier such as LogisticRegression, SGDClassifier(loss="
+                f"'log_loss'), HistGradientBoostingClassifier or RandomForestClassifier."
+            )
+        check_classification_targets(y)
+        labeled = np.ones(y.shape[0], dtype=bool)
+        if self.unlabeled is not None:
+            labeled = np.asarray(y != self.unlabeled, dtype=bool).reshape(-1)
+            if not labeled.any():
+                raise ValueError(
+                    f"Every row of y is marked unlabelled (unlabeled={self.unlabeled!r}); "
+                    f"generation 0 needs labelled rows."
+                )
+        self.classes_ = np.unique(y[labeled])
+        if self.classes_.shape[0] < 2:
+            unlabeled_note = (
+                f" ({np.sum(~labeled)} rows marked unlabeled={self.unlabeled!r} left out)"
+                if not labeled.all()
+                else ""
+            )
+            raise ValueError(
+                f"y needs at least 2 classes among its labelled rows; it has "
+                f"{self.classes_.shape[0]} class{unlabeled_note}: {self.classes_.tolist()}."
+            )
+        encoded = np.full(y.shape[0], -1, dtype=np.int64)
+        encoded[labeled] = np.searchsorted(self.classes_, y[labeled])
+        student = SampleWeightClassifierStudent(self.classes_)
+        return student, student.base_targets(encoded), labeled
+
+    def _make_ensemble(self, generations):
+        return _ClassifierEnsemble(generations, self.classes_)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of ``estimator_``, one column per class of ``classes_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        X = self._validate_predict_data(X)
+        return aligned_proba(self.estimator_, X, self.classes_)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of ``estimator_`` (averaged for the ensemble).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        X = self._validate_predict_data(X)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def staged_predict_proba(self, X):
+        """Class probabilities of every generation, generation 0 first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Yields
+        ------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of one generation.
+        """
+        X = self._validate_predict_data(X)
+        for model in self.generations_:
+            yield aligned_proba(model, X, self.classes_)

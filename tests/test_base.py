@@ -1,0 +1,319 @@
+"""Behaviour shared by both meta-estimators: validation, search, persistence, stopping."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_regression
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_selfdistill import (
+    SelfDistillationClassifier,
+    SelfDistillationRegressor,
+    TemperatureSchedule,
+)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
+
+
+# -- bad parameters -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"alpha": 1.5}, r"'alpha' parameter .* range \[0.0, 1.0\]\. Got 1\.5"),
+        ({"alpha": -0.1}, r"'alpha' parameter .* Got -0\.1"),
+        ({"temperature": 0.0}, r"'temperature' parameter .* Got 0\.0"),
+        ({"temperature": -3}, r"'temperature' parameter .* Got -3"),
+        ({"n_generations": 0}, r"'n_generations' parameter .* Got 0"),
+        ({"validation_fraction": 1.0}, r"'validation_fraction' parameter .* Got 1\.0"),
+        ({"validation_fraction": 0}, r"'validation_fraction' parameter .* Got 0"),
+        ({"n_iter_no_change": 0}, r"'n_iter_no_change' parameter"),
+        ({"final_generation": "first"}, r"'final_generation' parameter .* Got 'first'"),
+        ({"teacher_predictions": "oof"}, r"'teacher_predictions' parameter .* Got 'oof'"),
+        ({"scoring": "no_such_score"}, r"'scoring' parameter"),
+    ],
+)
+def test_bad_parameter_names_parameter_value_and_range(iris, params, match):
+    X, y = iris
+    with pytest.raises(InvalidParameterError, match=match):
+        SelfDistillationClassifier(**params).fit(X, y)
+
+
+def test_schedule_with_non_positive_temperature_is_refused():
+    with pytest.raises(ValueError, match="'final' parameter of TemperatureSchedule"):
+        SelfDistillationClassifier(temperature=TemperatureSchedule(4.0, 0.0))
+
+
+def test_infinite_generations_need_a_closed_form(iris, regression):
+    X, y = iris
+    with pytest.raises(ValueError, match=r"n_generations=inf .* closed form.*LogisticRegression"):
+        SelfDistillationClassifier(n_generations=np.inf).fit(X, y)
+    X, y = regression
+    with pytest.raises(ValueError, match=r"n_generations=inf .* KNeighborsRegressor"):
+        SelfDistillationRegressor(KNeighborsRegressor(), n_generations=np.inf).fit(X, y)
+
+
+def test_early_stopping_on_too_small_a_data_set(iris):
+    X, y = iris
+    rows = np.r_[0:3, 50:53, 100:103]  # 3 samples per class
+    with pytest.raises(
+        ValueError,
+        match=r"early_stopping=True .*stratified validation set.*"
+        r"validation_fraction=0\.1 of the 9 labelled",
+    ):
+        SelfDistillationClassifier(early_stopping=True).fit(X[rows], y[rows])
+
+
+def test_best_generation_also_needs_room_for_validation(regression):
+    X, y = regression
+    with pytest.raises(ValueError, match=r'final_generation="best" holds out'):
+        SelfDistillationRegressor(final_generation="best", validation_fraction=0.5).fit(
+            X[:1], y[:1]
+        )
+
+
+@pytest.mark.parametrize(
+    "meta, estimator",
+    [
+        (SelfDistillationClassifier, LogisticRegression(C=0.5)),
+        (SelfDistillationRegressor, Ridge(alpha=2.0)),
+    ],
+)
+def test_user_estimator_is_never_modified(iris, meta, estimator):
+    X, y = iris
+    before = pickle.dumps(estimator)
+    meta(estimator, n_generations=3, random_state=0).fit(X, y)
+    assert pickle.dumps(estimator) == before
+    assert not hasattr(estimator, "coef_")
+
+
+def test_random_states_left_at_none_are_not_set_on_the_user_estimator(regression):
+    X, y = regression
+    forest = RandomForestRegressor(n_estimators=3)
+    reg = SelfDistillationRegressor(forest, n_generations=2, random_state=0).fit(X, y)
+    assert forest.random_state is None
+    assert reg.generations_[0].random_state == reg.generations_[1].random_state is not None
+
+
+# -- search, pipelines, persistence ---------------------------------------------------
+
+
+def test_grid_search_in_a_pipeline_with_two_jobs_matches_one_job(iris):
+    X, y = iris
+    pipe = make_pipeline(
+        StandardScaler(), SelfDistillationClassifier(LogisticRegression(), random_state=0)
+    )
+    grid = {
+        "selfdistillationclassifier__alpha": [0.0, 0.5],
+        "selfdistillationclassifier__temperature": [1.0, 4.0],
+        "selfdistillationclassifier__n_generations": [1, 3],
+        "selfdistillationclassifier__estimator__C": [0.1, 1.0],
+    }
+    two = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
+    one = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
+    assert len(two.cv_results_["params"]) == 16
+    np.testing.assert_array_equal(
+        two.cv_results_["mean_test_score"], one.cv_results_["mean_test_score"]
+    )
+    # The wrapped estimator's own parameter reached the fitted generations.
+    best_C = two.best_params_["selfdistillationclassifier__estimator__C"]
+    final = two.best_estimator_[-1]
+    assert all(g.C == best_C for g in final.generations_)
+
+
+def test_randomized_search_over_alpha_and_generations(regression):
+    X, y = regression
+    search = RandomizedSearchCV(
+        SelfDistillationRegressor(Ridge()),
+        {"alpha": stats.uniform(0, 1), "n_generations": [1, 2, 4], "estimator__alpha": [0.1, 10]},
+        n_iter=6,
+        cv=3,
+        n_jobs=2,
+        random_state=0,
+    ).fit(X, y)
+    alphas = search.cv_results_["param_alpha"]
+    assert len(alphas) == 6 and all(0 <= a <= 1 for a in alphas)
+    assert search.best_estimator_.n_generations_ == search.best_params_["n_generations"]
+
+
+@pytest.mark.parametrize("final_generation", ["last", "best", "ensemble"])
+def test_pickle_round_trip_predicts_the_same(iris, final_generation):
+    X, y = iris
+    clf = SelfDistillationClassifier(
+        n_generations=3, final_generation=final_generation, random_state=0
+    ).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+def test_clone_keeps_parameters_and_drops_fitted_state(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(
+        LogisticRegression(C=0.2),
+        alpha=0.3,
+        temperature=TemperatureSchedule(3.0, 1.0),
+        n_generations=2,
+    ).fit(X, y)
+    copy = clone(clf)
+    assert copy.get_params()["estimator__C"] == 0.2
+    assert copy.temperature == TemperatureSchedule(3.0, 1.0)
+    assert not hasattr(copy, "generations_")
+
+
+def test_input_tags_come_from_the_wrapped_estimator():
+    assert get_tags(SelfDistillationClassifier(LogisticRegression())).input_tags.sparse
+    hgb = SelfDistillationClassifier(HistGradientBoostingClassifier())
+    assert not get_tags(hgb).input_tags.sparse
+    assert get_tags(hgb).input_tags.allow_nan
+    assert not get_tags(SelfDistillationClassifier()).input_tags.allow_nan
+
+
+def test_nan_passes_through_to_an_estimator_that_takes_it(iris):
+    X, y = iris
+    X = X.copy()
+    X[::7, 1] = np.nan
+    clf = SelfDistillationClassifier(HistGradientBoostingClassifier(max_iter=10), n_generations=2)
+    assert clf.fit(X, y).score(X, y) > 0.8
+
+
+def test_sparse_input_where_the_estimator_takes_it(iris):
+    from scipy import sparse
+
+    X, y = iris
+    dense = SelfDistillationClassifier(n_generations=2).fit(X, y).predict_proba(X)
+    sparse_fit = SelfDistillationClassifier(n_generations=2).fit(sparse.coo_array(X), y)
+    np.testing.assert_allclose(sparse_fit.predict_proba(sparse.csr_array(X)), dense, rtol=1e-5)
+
+
+def test_feature_names_are_kept(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = SelfDistillationClassifier(n_generations=2).fit(frame, y)
+    assert list(clf.feature_names_in_) == ["a", "b", "c", "d"]
+    with pytest.warns(UserWarning, match="feature names"):
+        clf.predict(X)
+
+
+# -- history, early stopping, verbosity -----------------------------------------------
+
+
+def test_history_has_one_record_per_generation(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(n_generations=3, early_stopping=True, random_state=0)
+    clf.fit(X, y)
+    assert [h["generation"] for h in clf.history_] == [0, 1, 2]
+    for record in clf.history_:
+        assert set(record) == {
+            "generation",
+            "alpha",
+            "temperature",
+            "train_score",
+            "validation_score",
+            "fit_time",
+        }
+        assert 0 <= record["train_score"] <= 1 and 0 <= record["validation_score"] <= 1
+        assert record["fit_time"] > 0
+
+
+def test_plateau_stops_after_n_iter_no_change(iris):
+    X, y = iris
+    # With alpha=0 the generations never change, so the validation score plateaus at once.
+    clf = SelfDistillationClassifier(
+        n_generations=10, alpha=0.0, early_stopping=True, n_iter_no_change=2, random_state=0
+    ).fit(X, y)
+    assert clf.n_generations_ == 3 == len(clf.generations_)
+    assert clf.termination_condition_ == "plateau"
+    assert clf.best_generation_ == 0
+
+
+def test_without_early_stopping_every_generation_runs(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(n_generations=4, alpha=0.0).fit(X, y)
+    assert clf.n_generations_ == 4
+    assert clf.termination_condition_ == "max_generations"
+    assert clf.best_generation_ is None
+    assert all(h["validation_score"] is None for h in clf.history_)
+
+
+def test_improvement_larger_than_tol_resets_patience(regression):
+    X, y = regression
+    scores = iter([0.1, 0.2, 0.2, 0.35, 0.35, 0.35, 0.9])
+
+    def scripted(estimator, X, y):
+        return next(scores) if X.shape[0] < 50 else 0.0  # 24 validation rows, 96 train
+
+    reg = SelfDistillationRegressor(
+        n_generations=7,
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=0.01,
+        scoring=scripted,
+        validation_fraction=0.2,
+        random_state=0,
+    ).fit(X, y)
+    assert [h["validation_score"] for h in reg.history_] == [0.1, 0.2, 0.2, 0.35, 0.35, 0.35]
+    assert reg.termination_condition_ == "plateau"
+    assert reg.best_generation_ == 3
+
+
+def test_final_generation_best_uses_the_best_validation_generation(regression):
+    X, y = regression
+    reg = SelfDistillationRegressor(
+        Ridge(alpha=50.0), n_generations=4, alpha=1.0, final_generation="best", random_state=0
+    ).fit(X, y)
+    scores = [h["validation_score"] for h in reg.history_]
+    assert reg.best_generation_ == int(np.argmax(scores))
+    assert reg.estimator_ is reg.generations_[reg.best_generation_]
+    assert reg.n_generations_ == 4  # "best" alone does not stop early
+
+
+def test_validation_rows_are_held_out_of_training(regression):
+    X, y = regression
+    reg = SelfDistillationRegressor(
+        Ridge(alpha=1.0),
+        n_generations=1,
+        early_stopping=True,
+        validation_fraction=0.25,
+        random_state=0,
+    ).fit(X, y)
+    full = Ridge(alpha=1.0).fit(X, y)
+    assert not np.allclose(reg.estimator_.coef_, full.coef_)
+
+
+def test_verbose_prints_one_line_per_generation(iris, capsys):
+    X, y = iris
+    SelfDistillationClassifier(n_generations=3, early_stopping=True, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("[SelfDistillationClassifier] generation 0/3")
+    assert "T=4" in lines[1] and "train=" in lines[1] and "validation=" in lines[1]
+    assert lines[2].endswith("s")
+
+
+def test_verbose_zero_prints_nothing(iris, capsys):
+    X, y = iris
+    SelfDistillationClassifier(n_generations=3, early_stopping=True).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

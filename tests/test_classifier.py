@@ -1,0 +1,318 @@
+import numpy as np
+import pytest
+from scipy.special import softmax
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from sklearn_selfdistill import SelfDistillationClassifier, TemperatureSchedule
+from sklearn_selfdistill._students import MIN_SOFT_PROBABILITY
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def soft_targets(proba, y, classes, alpha, temperature):
+    """The documented target distribution, written out independently of the library."""
+    onehot = (y[:, None] == classes[None, :]).astype(float)
+    return alpha * softmax(np.log(proba) / temperature, axis=1) + (1 - alpha) * onehot
+
+
+def fit_on_soft_targets(estimator, X, targets, classes):
+    """Reference: every (row, class) pair as its own row, weighted by its probability."""
+    n, k = targets.shape
+    keep = targets.ravel() >= MIN_SOFT_PROBABILITY
+    X_rep = np.repeat(X, k, axis=0)[keep]
+    y_rep = np.tile(classes, n)[keep]
+    return clone(estimator).fit(X_rep, y_rep, sample_weight=targets.ravel()[keep])
+
+
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_generation_one_learns_the_documented_soft_distribution(iris, temperature):
+    X, y = iris
+    base = LogisticRegression(C=0.5)
+    clf = SelfDistillationClassifier(
+        base, n_generations=2, alpha=0.7, temperature=temperature
+    ).fit(X, y)
+    teacher = clone(base).fit(X, y)
+    targets = soft_targets(teacher.predict_proba(X), y, clf.classes_, 0.7, temperature)
+    reference = fit_on_soft_targets(base, X, targets, clf.classes_)
+    np.testing.assert_allclose(
+        clf.generations_[1].predict_proba(X), reference.predict_proba(X), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_temperature_changes_the_student(iris):
+    X, y = iris
+    cold = SelfDistillationClassifier(n_generations=2, temperature=1.0).fit(X, y)
+    hot = SelfDistillationClassifier(n_generations=2, temperature=8.0).fit(X, y)
+    # A hotter teacher is flatter, so its student is less confident.
+    assert hot.predict_proba(X).max(axis=1).mean() < cold.predict_proba(X).max(axis=1).mean()
+
+
+def test_documented_threshold_matches_the_code():
+    assert f"{MIN_SOFT_PROBABILITY:g}" == "1e-06"
+    assert "below ``1e-6``" in SelfDistillationClassifier.__doc__
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LogisticRegression(),
+        SGDClassifier(loss="log_loss", random_state=0),
+        HistGradientBoostingClassifier(max_iter=15),
+        RandomForestClassifier(n_estimators=10),
+        make_pipeline(StandardScaler(), LogisticRegression()),
+    ],
+    ids=["logistic", "sgd", "hgb", "forest", "pipeline"],
+)
+def test_any_probabilistic_classifier_with_sample_weight(iris, estimator):
+    X, y = iris
+    clf = SelfDistillationClassifier(estimator, n_generations=3, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba.shape == (150, 3)
+    assert clf.score(X, y) > 0.8
+    assert len(clf.generations_) == 3 and clf.n_generations_ == 3
+
+
+@pytest.mark.parametrize(
+    "estimator, missing",
+    [
+        (KNeighborsClassifier(), "a sample_weight argument in fit; KNeighborsClassifier"),
+        (SVC(), "a predict_proba method; SVC"),
+    ],
+)
+def test_classifier_without_soft_target_support_is_a_clear_error(iris, estimator, missing):
+    X, y = iris
+    with pytest.raises(TypeError, match=f"needs {missing} has not"):
+        SelfDistillationClassifier(estimator).fit(X, y)
+
+
+def test_staged_outputs_are_the_generations(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(n_generations=4, alpha=0.8).fit(X, y)
+    staged_proba = list(clf.staged_predict_proba(X))
+    staged = list(clf.staged_predict(X))
+    assert len(staged_proba) == len(staged) == 4
+    for model, proba, pred in zip(clf.generations_, staged_proba, staged, strict=True):
+        np.testing.assert_array_equal(proba, model.predict_proba(X))
+        np.testing.assert_array_equal(pred, model.predict(X))
+    np.testing.assert_array_equal(staged_proba[-1], clf.predict_proba(X))
+    # Distillation moves the generations: they are not all the same model.
+    assert not np.allclose(staged_proba[0], staged_proba[-1])
+
+
+def test_alpha_zero_every_generation_is_the_plain_estimator(iris):
+    X, y = iris
+    plain = LogisticRegression(C=0.3).fit(X, y).predict_proba(X)
+    clf = SelfDistillationClassifier(LogisticRegression(C=0.3), n_generations=4, alpha=0.0)
+    for proba in clf.fit(X, y).staged_predict_proba(X):
+        np.testing.assert_array_equal(proba, plain)
+
+
+def test_alpha_zero_randomised_estimator_repeats_generation_zero(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(
+        RandomForestClassifier(n_estimators=5), n_generations=3, alpha=0.0, random_state=1
+    ).fit(X, y)
+    staged = list(clf.staged_predict_proba(X))
+    for proba in staged[1:]:
+        np.testing.assert_array_equal(proba, staged[0])
+
+
+def test_one_generation_is_the_plain_estimator(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(LogisticRegression(), n_generations=1).fit(X, y)
+    np.testing.assert_array_equal(
+        clf.predict_proba(X), LogisticRegression().fit(X, y).predict_proba(X)
+    )
+
+
+def test_same_random_state_same_predictions_and_seed_matters(iris):
+    X, y = iris
+    make = lambda seed: SelfDistillationClassifier(  # noqa: E731
+        RandomForestClassifier(n_estimators=5), n_generations=3, random_state=seed
+    )
+    first = make(0).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, make(0).fit(X, y).predict_proba(X))
+    assert not np.array_equal(first, make(1).fit(X, y).predict_proba(X))
+
+
+def test_user_random_state_of_the_estimator_is_kept(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(
+        RandomForestClassifier(n_estimators=5, random_state=7), n_generations=2, random_state=3
+    ).fit(X, y)
+    assert all(g.random_state == 7 for g in clf.generations_)
+
+
+def test_sample_weight_multiplies_the_soft_weights(iris):
+    X, y = iris
+    weights = np.random.RandomState(0).randint(0, 4, size=y.shape[0])
+    clf = SelfDistillationClassifier(
+        LogisticRegression(), n_generations=2, alpha=0.6, temperature=2.0
+    ).fit(X, y, sample_weight=weights)
+    teacher = LogisticRegression().fit(X, y, sample_weight=weights)
+    targets = soft_targets(teacher.predict_proba(X), y, clf.classes_, 0.6, 2.0)
+    weighted = targets * weights[:, None]
+    reference = fit_on_soft_targets(LogisticRegression(), X, weighted, clf.classes_)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), reference.predict_proba(X), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_string_labels_and_minus_one_as_an_ordinary_class(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = SelfDistillationClassifier(n_generations=2).fit(X, names)
+    assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
+    assert set(clf.predict(X)) <= set(names)
+    signed = np.where(y == 0, -1, 1)
+    clf = SelfDistillationClassifier(n_generations=2).fit(X, signed)
+    np.testing.assert_array_equal(clf.classes_, [-1, 1])
+
+
+# -- cross-fit teachers ------------------------------------------------------------
+
+
+def test_cross_fit_teacher_is_cross_val_predict(iris):
+    X, y = iris
+    base = LogisticRegression(C=0.5)
+    cv = StratifiedKFold(5)
+    clf = SelfDistillationClassifier(
+        base, n_generations=2, alpha=0.5, temperature=1.0, teacher_predictions="cross_fit", cv=cv
+    ).fit(X, y)
+    oof = cross_val_predict(base, X, y, cv=cv, method="predict_proba")
+    reference = fit_on_soft_targets(
+        base, X, soft_targets(oof, y, clf.classes_, 0.5, 1.0), clf.classes_
+    )
+    np.testing.assert_allclose(
+        clf.predict_proba(X), reference.predict_proba(X), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_cross_fit_moves_boosting_that_in_sample_barely_moves():
+    X, y = make_classification(
+        n_samples=300, n_features=8, n_informative=4, flip_y=0.15, random_state=0
+    )
+    base = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.3, random_state=0)
+    change = {}
+    for mode in ("in_sample", "cross_fit"):
+        clf = SelfDistillationClassifier(
+            base, n_generations=2, alpha=0.7, temperature=1.0, teacher_predictions=mode
+        ).fit(X, y)
+        gen0, gen1 = clf.staged_predict_proba(X)
+        change[mode] = np.abs(gen1 - gen0).mean()
+    # A memorising teacher repeats the labels in-sample: the student is generation 0
+    # again. Out-of-fold it disagrees with noisy labels, and the student moves.
+    assert change["in_sample"] < 0.03
+    assert change["cross_fit"] > 5 * change["in_sample"]
+
+
+def test_cross_fit_cv_must_partition_the_rows(iris):
+    X, y = iris
+    overlapping = [(np.arange(100), np.arange(100, 150)), (np.arange(50), np.arange(50, 150))]
+    with pytest.raises(ValueError, match="cover every training row exactly once"):
+        SelfDistillationClassifier(
+            n_generations=2, teacher_predictions="cross_fit", cv=overlapping
+        ).fit(X, y)
+
+
+# -- unlabelled rows (Noisy Student without noise) ---------------------------------
+
+
+def test_generation_zero_ignores_unlabeled_rows(iris):
+    X, y = iris
+    y_semi = y.copy()
+    y_semi[::3] = -1
+    clf = SelfDistillationClassifier(n_generations=2, unlabeled=-1).fit(X, y_semi)
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    labeled = y_semi != -1
+    plain = LogisticRegression().fit(X[labeled], y_semi[labeled])
+    np.testing.assert_array_equal(clf.generations_[0].predict_proba(X), plain.predict_proba(X))
+
+
+def test_later_generations_learn_alpha_times_the_teacher_on_unlabeled_rows(iris):
+    X, y = iris
+    y_semi = y.copy()
+    y_semi[1::4] = -1
+    alpha, temperature = 0.6, 2.0
+    clf = SelfDistillationClassifier(
+        n_generations=2, alpha=alpha, temperature=temperature, unlabeled=-1
+    ).fit(X, y_semi)
+    teacher = clf.generations_[0]
+    onehot = (y_semi[:, None] == clf.classes_[None, :]).astype(float)  # zero rows if unlabelled
+    targets = (
+        alpha * softmax(np.log(teacher.predict_proba(X)) / temperature, axis=1)
+        + (1 - alpha) * onehot
+    )
+    reference = fit_on_soft_targets(LogisticRegression(), X, targets, clf.classes_)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), reference.predict_proba(X), rtol=1e-6, atol=1e-8
+    )
+    # The unlabelled rows did take part: without them the student is another model.
+    labeled = y_semi != -1
+    without = fit_on_soft_targets(LogisticRegression(), X[labeled], targets[labeled], clf.classes_)
+    assert not np.allclose(clf.predict_proba(X), without.predict_proba(X), atol=1e-4)
+
+
+def test_unlabeled_with_alpha_zero_is_plain_on_labeled_rows(iris):
+    X, y = iris
+    y_semi = np.where(np.arange(150) % 2 == 0, y, -1)
+    clf = SelfDistillationClassifier(n_generations=3, alpha=0.0, unlabeled=-1).fit(X, y_semi)
+    plain = LogisticRegression().fit(X[y_semi != -1], y[y_semi != -1]).predict_proba(X)
+    for proba in clf.staged_predict_proba(X):
+        np.testing.assert_array_equal(proba, plain)
+
+
+def test_unlabeled_marker_can_be_a_string(iris):
+    X, y = iris
+    names = np.array(["a", "b", "c"])[y].astype(object)
+    names[::5] = "?"
+    clf = SelfDistillationClassifier(n_generations=2, unlabeled="?").fit(X, names)
+    assert list(clf.classes_) == ["a", "b", "c"]
+
+
+def test_only_one_labeled_class_is_a_clear_error(iris):
+    X, _ = iris
+    y = np.where(np.arange(150) < 75, 1, -1)
+    with pytest.raises(ValueError, match=r"at least 2 classes.*75 rows marked unlabeled=-1"):
+        SelfDistillationClassifier(unlabeled=-1).fit(X, y)
+    with pytest.raises(ValueError, match="Every row of y is marked unlabelled"):
+        SelfDistillationClassifier(unlabeled=-1).fit(X, -np.ones(150, dtype=int))
+
+
+# -- final generation ---------------------------------------------------------------
+
+
+def test_ensemble_averages_the_generations_probabilities(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(n_generations=3, alpha=0.9, final_generation="ensemble").fit(
+        X, y
+    )
+    mean = np.mean(list(clf.staged_predict_proba(X)), axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X), mean)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[mean.argmax(axis=1)])
+    decision = np.mean([g.decision_function(X) for g in clf.generations_], axis=0)
+    np.testing.assert_allclose(clf.decision_function(X), decision)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(mean))
+
+
+def test_schedule_temperatures_are_recorded(iris):
+    X, y = iris
+    schedule = TemperatureSchedule(initial=5.0, final=1.0, kind="linear")
+    clf = SelfDistillationClassifier(n_generations=5, temperature=schedule).fit(X, y)
+    assert clf.history_[0]["temperature"] is None
+    temperatures = [h["temperature"] for h in clf.history_[1:]]
+    assert temperatures == pytest.approx([5.0, 11 / 3, 7 / 3, 1.0])
+    assert [h["alpha"] for h in clf.history_] == [0.0, 0.7, 0.7, 0.7, 0.7]
