@@ -105,7 +105,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """The estimator used when ``estimator=None``."""
 
     @abstractmethod
-    def _prepare_targets(self, y, estimator, sample_weight):
+    def _prepare_targets(self, X, y, estimator, sample_weight):
         """Validate ``y``; return ``(student, base_targets, labeled_mask)``."""
 
     @abstractmethod
@@ -115,10 +115,6 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     @abstractmethod
     def _make_ensemble(self, generations):
         """The object ``predict`` uses when ``final_generation="ensemble"``."""
-
-    def _closed_form_student(self, estimator):
-        """A student that fits every generation at once, or None (no closed form)."""
-        return None
 
     # -- fitting --------------------------------------------------------------------
 
@@ -137,14 +133,17 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # CSR/CSC can be indexed by rows; other formats are converted on the way in.
         return ["csr", "csc"] if get_tags(self._template()).input_tags.sparse else False
 
+    def _fit_validation(self):
+        """How fit validates X: by default dtype and NaN are the wrapped estimator's call."""
+        return {"dtype": None, "ensure_all_finite": False}
+
     def _validate_fit_data(self, X, y):
         return validate_data(
             self,
             X,
             y,
             accept_sparse=self._accept_sparse(),
-            ensure_all_finite=False,
-            dtype=None,
+            **self._fit_validation(),
             **self._y_validation,
         )
 
@@ -179,16 +178,15 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"sample_weight was passed, but the wrapped estimator "
                 f"{type(estimator).__name__} does not accept sample_weight in fit."
             )
-        closed_form = self._closed_form_student(estimator)
-        if not np.isfinite(self.n_generations) and closed_form is None:
+        rng = check_random_state(self.random_state)
+        _seed_unset_random_states(estimator, int(rng.randint(_MAX_SEED)))
+        student, base, labeled = self._prepare_targets(X, y, estimator, sample_weight)
+        if not np.isfinite(self.n_generations) and not hasattr(student, "fit_limit"):
             raise ValueError(
                 f"n_generations=inf (the limit of infinitely many generations) needs a "
                 f"closed form, which exists only for KernelRidge and Ridge regressors; "
                 f"got {type(estimator).__name__}. Use a finite n_generations."
             )
-        rng = check_random_state(self.random_state)
-        _seed_unset_random_states(estimator, int(rng.randint(_MAX_SEED)))
-        student, base, labeled = self._prepare_targets(y, estimator, sample_weight)
 
         train, validation = self._split_validation(y, labeled, rng)
         if validation is None:
@@ -198,32 +196,22 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             base_train = base[train]
             sw_train = None if sample_weight is None else sample_weight[train]
             X_val, y_val = _safe_indexing(X, validation), y[validation]
-        scored = train[labeled[train]]
-        if scored.shape[0] == X.shape[0]:
-            X_scored, y_scored = X, y
+        if labeled[train].all():
+            X_scored, y_scored = X_train, y[train]
         else:
+            scored = train[labeled[train]]
             X_scored, y_scored = _safe_indexing(X, scored), y[scored]
         scorer = check_scoring(estimator, scoring=self.scoring)
 
         self.generations_ = []
         self.history_ = []
         self.termination_condition_ = "max_generations"
-        best_score, stalled = -np.inf, 0
-        targets = base_train
-        n_generations = self.n_generations
-        generation = 0
-        while generation < n_generations:
-            start = time.perf_counter()
-            temperature = None
-            if generation > 0:
-                temperature = self._temperature_at(generation)
-                teacher_output = self._teacher_output(
-                    student, estimator, X_train, targets, sw_train, y[train]
-                )
-                targets = student.targets(base_train, teacher_output, self.alpha, temperature)
-            model = student.fit(clone(estimator), X_train, targets, sw_train)
+
+        def record(model, generation, temperature, start):
+            """Score a new generation, keep it, report it; return its validation score."""
             fit_time = time.perf_counter() - start
-            train_score = float(scorer(model, X_scored, y_scored))
+            view = student.scoring_view(model, X_scored)
+            train_score = float(scorer(view, X_scored, y_scored))
             validation_score = None if validation is None else float(scorer(model, X_val, y_val))
             self.generations_.append(model)
             self.history_.append(
@@ -237,17 +225,18 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 }
             )
             self._report(self.history_[-1])
-            if validation_score is not None:
-                if validation_score > best_score + self.tol:
-                    best_score, stalled = validation_score, 0
-                else:
-                    stalled += 1
-                if self.early_stopping and stalled >= self.n_iter_no_change:
-                    self.termination_condition_ = "plateau"
-                    break
-            generation += 1
+            return validation_score
 
-        self.n_generations_ = len(self.generations_)
+        if not np.isfinite(self.n_generations):
+            start = time.perf_counter()
+            model = student.fit_limit(clone(estimator), X_train, base_train, sw_train, self.alpha)
+            record(model, np.inf, None, start)
+        else:
+            self._fit_generations(
+                student, estimator, X_train, base_train, sw_train, y[train], record
+            )
+
+        self.n_generations_ = len(self.generations_) if np.isfinite(self.n_generations) else np.inf
         self.best_generation_ = (
             None
             if validation is None
@@ -260,6 +249,31 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         else:
             self.estimator_ = self.generations_[-1]
         return self
+
+    def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
+        """The generation loop, with the plateau stop."""
+        best_score, stalled = -np.inf, 0
+        targets = base_train
+        for generation in range(self.n_generations):
+            start = time.perf_counter()
+            temperature = None
+            if generation > 0:
+                temperature = self._temperature_at(generation)
+                teacher_output = self._teacher_output(
+                    student, estimator, X_train, targets, sw_train, y_train
+                )
+                targets = student.targets(base_train, teacher_output, self.alpha, temperature)
+            model = student.fit(clone(estimator), X_train, targets, sw_train)
+            validation_score = record(model, generation, temperature, start)
+            if validation_score is None:
+                continue
+            if validation_score > best_score + self.tol:
+                best_score, stalled = validation_score, 0
+            else:
+                stalled += 1
+            if self.early_stopping and stalled >= self.n_iter_no_change:
+                self.termination_condition_ = "plateau"
+                return
 
     def _split_validation(self, y, labeled, rng):
         """Training and validation row indices; validation is None when not needed.

@@ -214,7 +214,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             return self.temperature(generation, self.n_generations)
         return float(self.temperature)
 
-    def _prepare_targets(self, y, estimator, sample_weight):
+    def _prepare_targets(self, X, y, estimator, sample_weight):
         name = type(estimator).__name__
         missing = [
             what

@@ -2,10 +2,13 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
 from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
+from ._closed_form import ClosedFormStudent, make_closed_form_student, spectral_diagonals
 from ._students import RegressorStudent
 
 
@@ -160,12 +163,60 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     def _default_estimator(self):
         return Ridge()
 
+    def _fit_validation(self):
+        if type(self._template()) in (KernelRidge, Ridge):
+            # The closed form computes with X itself: it must be numeric and finite.
+            return {"dtype": "numeric", "ensure_all_finite": True}
+        return super()._fit_validation()
+
     def _temperature_at(self, generation):
         return None
 
-    def _prepare_targets(self, y, estimator, sample_weight):
+    def _prepare_targets(self, X, y, estimator, sample_weight):
         y = np.asarray(y, dtype=np.float64)
-        return RegressorStudent(y.ndim), y, np.ones(y.shape[0], dtype=bool)
+        student = make_closed_form_student(estimator, X, y.ndim) or RegressorStudent(y.ndim)
+        self._spectral_inputs = None
+        return student, y, np.ones(y.shape[0], dtype=bool)
+
+    def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
+        if isinstance(student, ClosedFormStudent):
+            # The training rows, not the student: it holds an n-by-n factorization.
+            self._spectral_inputs = (estimator, X_train, sw_train)
+        return super()._fit_generations(
+            student, estimator, X_train, base_train, sw_train, y_train, record
+        )
+
+    @property
+    def spectral_diagonals_(self):
+        """Spectral diagonals ``b_g`` of the closed form, computed on first access.
+
+        In the eigenbasis ``M = V diag(d) V^T`` of the system matrix (``S^1/2 K S^1/2``
+        for KernelRidge, ``Xc^T S Xc`` for Ridge, ``S`` the sample weights) generation
+        ``g`` fits the training rows as ``V diag(b_g) V^T``, with
+        ``b_0 = d / (d + lambda)`` and ``b_g = b_0 * ((1 - alpha) + alpha * b_{g-1})``.
+        Directions of small eigenvalues shrink faster: self-distillation sparsifies.
+        An eigendecomposition costs several Cholesky factorizations, hence the lazy
+        evaluation. Only for KernelRidge and Ridge with a finite ``n_generations``.
+
+        Returns
+        -------
+        diagonals : Bunch
+            ``eigenvalues`` (``d``, descending, shape ``(m,)``), ``generations``
+            (``b_g`` of every fitted generation, shape ``(n_generations_, m)``) and
+            ``limit`` (``d / (d + lambda / (1 - alpha))``; zeros for ``alpha=1``).
+        """
+        check_is_fitted(self)
+        if getattr(self, "_spectral_inputs", None) is None:
+            raise AttributeError(
+                "spectral_diagonals_ exists only where the closed form was used: a "
+                "KernelRidge or Ridge estimator with a finite n_generations."
+            )
+        if getattr(self, "_spectral_cache", None) is None:
+            estimator, X, sample_weight = self._spectral_inputs
+            self._spectral_cache = spectral_diagonals(
+                estimator, X, sample_weight, self.alpha, self.n_generations_
+            )
+        return self._spectral_cache
 
     def _make_ensemble(self, generations):
         return _RegressorEnsemble(generations)

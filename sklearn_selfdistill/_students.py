@@ -5,7 +5,9 @@ The generation loop in ``_base.py`` only speaks to a ``Student``:
 - ``targets(base, teacher_output, alpha, temperature)`` mixes the ground truth
   with the teacher's outputs into the targets of the next generation;
 - ``fit(estimator, X, targets, sample_weight)`` fits a fresh estimator on them;
-- ``output(estimator, X)`` is what a fitted generation passes on as a teacher.
+- ``output(estimator, X)`` is what a fitted generation passes on as a teacher;
+- ``scoring_view(model, X)`` is what the scorer sees (a student that already knows
+  the model's predictions on X can spare the scorer a predict).
 
 Targets always live in one array with a row per sample, so the loop can slice
 them for cross-fitting and validation without knowing what they mean.
@@ -40,7 +42,15 @@ def accepts_sample_weight(estimator):
     return has_fit_parameter(estimator, "sample_weight")
 
 
-class RegressorStudent:
+class Student:
+    """What every student shares: scoring a fitted generation is scoring the model."""
+
+    def scoring_view(self, model, X):
+        """What the scorer should see for ``model`` scored on ``X``."""
+        return model
+
+
+class RegressorStudent(Student):
     """Generation g >= 1 is fit on ``alpha * teacher(X) + (1 - alpha) * y``."""
 
     def __init__(self, target_ndim):
@@ -68,7 +78,7 @@ def soften(proba, temperature):
     return softmax(log_proba / temperature, axis=1)
 
 
-class SampleWeightClassifierStudent:
+class SampleWeightClassifierStudent(Student):
     """A classifier that learns a soft distribution through ``sample_weight``.
 
     Each row is repeated once per class, labelled with that class and weighted by

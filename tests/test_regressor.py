@@ -53,10 +53,20 @@ def test_multi_output_targets(data):
 
 def test_alpha_zero_every_generation_is_the_plain_estimator(data):
     X, y = data
-    plain = Ridge(alpha=2.0).fit(X, y).predict(X)
-    reg = SelfDistillationRegressor(Ridge(alpha=2.0), n_generations=4, alpha=0.0).fit(X, y)
+    forest = RandomForestRegressor(n_estimators=5, random_state=0)
+    plain = clone(forest).fit(X, y).predict(X)
+    reg = SelfDistillationRegressor(forest, n_generations=4, alpha=0.0).fit(X, y)
     for staged in reg.staged_predict(X):
         np.testing.assert_array_equal(staged, plain)
+
+
+def test_alpha_zero_closed_form_is_the_plain_estimator(data):
+    X, y = data
+    plain = Ridge(alpha=2.0).fit(X, y).predict(X)
+    reg = SelfDistillationRegressor(Ridge(alpha=2.0), n_generations=4, alpha=0.0).fit(X, y)
+    # The same linear system as Ridge's own solver, solved in another order of operations.
+    for staged in reg.staged_predict(X):
+        np.testing.assert_allclose(staged, plain, rtol=1e-12)
 
 
 def test_alpha_one_shrinks_ridge_further_each_generation(data):
@@ -107,4 +117,4 @@ def test_default_estimator_is_ridge(data):
     X, y = data
     reg = SelfDistillationRegressor(n_generations=1).fit(X, y)
     assert isinstance(reg.estimator_, Ridge)
-    np.testing.assert_array_equal(reg.predict(X), Ridge().fit(X, y).predict(X))
+    np.testing.assert_allclose(reg.predict(X), Ridge().fit(X, y).predict(X), rtol=1e-12)

@@ -1,0 +1,297 @@
+"""KernelRidge / Ridge: every generation and the limit from one factorization.
+
+Both estimators solve ``(M + lam I) w = r(z)`` for targets ``z``, with ``M``
+symmetric positive semi-definite and independent of ``z``:
+
+- KernelRidge: ``M = S^1/2 K S^1/2`` (``S`` the sample weights), ``r = S^1/2 z``,
+  dual coefficients ``S^1/2 w``;
+- Ridge, primal: ``M = Xc^T S Xc`` (``Xc`` the weight-centred X when fitting an
+  intercept), ``r = Xc^T S (z - mean z)``, coefficients ``w``;
+- Ridge, dual (more features than rows): ``M = S^1/2 Xc Xc^T S^1/2``,
+  ``r = S^1/2 (z - mean z)``, coefficients ``Xc^T S^1/2 w``.
+
+One Cholesky factorization of ``M + lam I`` therefore serves every generation,
+each of which costs a triangular solve. Generation ``g`` fits
+``z_g = alpha * f_{g-1}(X) + (1 - alpha) * y``; its fixed point (``alpha < 1``) is the
+same estimator with ``lam / (1 - alpha)``: one more factorization and nothing else.
+"""
+
+import warnings
+
+import numpy as np
+from scipy import linalg, sparse
+from sklearn.base import clone, is_regressor
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import Ridge
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils import Bunch, get_tags
+
+from ._students import RegressorStudent
+
+
+def _scalar_penalty(estimator):
+    """The estimator's ``alpha`` as one float, or None (one penalty per target)."""
+    penalty = np.atleast_1d(np.asarray(estimator.alpha, dtype=np.float64))
+    if penalty.ndim != 1 or not np.all(penalty == penalty[0]):
+        return None
+    return float(penalty[0])
+
+
+def _kernel(estimator, X, Y=None):
+    """The kernel of a KernelRidge, as its own ``_get_kernel`` computes it."""
+    if estimator.kernel == "precomputed":
+        return np.array(X, dtype=np.float64, copy=True) if Y is None else Y
+    if callable(estimator.kernel):
+        params = estimator.kernel_params or {}
+    else:
+        params = {"gamma": estimator.gamma, "degree": estimator.degree, "coef0": estimator.coef0}
+    return pairwise_kernels(X, Y, metric=estimator.kernel, filter_params=True, **params)
+
+
+def _as_2d(z):
+    return z.reshape(-1, 1) if z.ndim == 1 else z
+
+
+class _KernelRidgeSystem:
+    """``S^1/2 K S^1/2 + shift I`` of a KernelRidge, factorized once."""
+
+    def __init__(self, estimator, X, sample_weight, shift, decompose=False):
+        self.estimator, self.X = estimator, X
+        n = X.shape[0]
+        sw = np.ones(n) if sample_weight is None else sample_weight
+        # Zero-weight rows get zero dual coefficients: leave them out of the system.
+        self.rows = np.flatnonzero(sw > 0)
+        self.zero_rows = np.flatnonzero(sw <= 0)
+        self.sqrt_sw = np.sqrt(sw[self.rows])
+        self.shift = shift
+        K = _kernel(estimator, X)
+        if self.zero_rows.size:
+            K = K[np.ix_(self.rows, self.rows)]
+        if sample_weight is not None:
+            K *= self.sqrt_sw[:, None]
+            K *= self.sqrt_sw[None, :]
+        if decompose:
+            self.eigenvalues = linalg.eigvalsh(K, overwrite_a=True, check_finite=False)[::-1]
+            return
+        K.flat[:: K.shape[0] + 1] += shift
+        self.factor = linalg.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+
+    def solve(self, z):
+        """A fitted KernelRidge for targets ``z``, and its predictions on the rows of X."""
+        z2 = _as_2d(z)
+        w = linalg.cho_solve(
+            self.factor, self.sqrt_sw[:, None] * z2[self.rows], check_finite=False
+        )
+        dual = np.zeros((self.X.shape[0], z2.shape[1]))
+        dual[self.rows] = self.sqrt_sw[:, None] * w
+        predictions = np.empty_like(dual)
+        # (M + shift I) w = S^1/2 z gives K c = z - shift S^-1/2 w on the weighted rows.
+        predictions[self.rows] = z2[self.rows] - self.shift * w / self.sqrt_sw[:, None]
+        if self.zero_rows.size:
+            X_zero = self.X[self.zero_rows]
+            X_rows = self.X[self.rows]
+            if self.estimator.kernel == "precomputed":
+                block = np.asarray(self.X[np.ix_(self.zero_rows, self.rows)])
+            else:
+                block = _kernel(self.estimator, X_zero, X_rows)
+            predictions[self.zero_rows] = block @ dual[self.rows]
+        return self._model(dual, z.ndim), predictions.reshape(z.shape)
+
+    def _model(self, dual, ndim):
+        model = clone(self.estimator)
+        model.dual_coef_ = dual.ravel() if ndim == 1 else dual
+        model.X_fit_ = self.X
+        model.n_features_in_ = self.X.shape[1]
+        return model
+
+
+class _RidgeSystem:
+    """``M + shift I`` of a Ridge (primal or dual form), factorized once."""
+
+    def __init__(self, estimator, X, sample_weight, shift, decompose=False):
+        self.estimator, self.X = estimator, X
+        n, p = X.shape
+        self.sw = np.ones(n) if sample_weight is None else sample_weight
+        self.fit_intercept = estimator.fit_intercept
+        if self.fit_intercept:
+            self.x_mean = np.asarray(X.T @ self.sw).ravel() / self.sw.sum()
+        else:
+            self.x_mean = np.zeros(p)
+        self.shift = shift
+        self.dual = p > n and not sparse.issparse(X)
+        if self.dual:
+            root = np.sqrt(self.sw)[:, None] * (X - self.x_mean)
+            self.root = root
+            M = root @ root.T
+        elif sparse.issparse(X):
+            M = np.asarray((X.T @ X.multiply(self.sw[:, None])).todense())
+            M -= self.sw.sum() * np.outer(self.x_mean, self.x_mean)
+        else:
+            Xc = X - self.x_mean
+            M = Xc.T @ (self.sw[:, None] * Xc)
+        if decompose:
+            self.eigenvalues = linalg.eigvalsh(M, overwrite_a=True, check_finite=False)[::-1]
+            return
+        M.flat[:: M.shape[0] + 1] += shift
+        self.factor = linalg.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
+
+    def solve(self, z):
+        z2 = _as_2d(z)
+        z_mean = self.sw @ z2 / self.sw.sum() if self.fit_intercept else np.zeros(z2.shape[1])
+        zc = z2 - z_mean
+        if self.dual:
+            w = linalg.cho_solve(self.factor, np.sqrt(self.sw)[:, None] * zc, check_finite=False)
+            coef = self.root.T @ w
+        else:
+            rhs = np.asarray(self.X.T @ (self.sw[:, None] * zc))
+            coef = linalg.cho_solve(self.factor, rhs, check_finite=False)
+        model = clone(self.estimator)
+        intercept = z_mean - self.x_mean @ coef if self.fit_intercept else np.zeros(z2.shape[1])
+        if z.ndim == 1:
+            model.coef_ = coef.ravel()
+            model.intercept_ = float(intercept[0]) if self.fit_intercept else 0.0
+        else:
+            model.coef_ = coef.T
+            model.intercept_ = intercept if self.fit_intercept else 0.0
+        model.n_features_in_ = self.X.shape[1]
+        model.solver_ = "cholesky"
+        model.n_iter_ = None
+        return model, None
+
+
+def closed_form_system(estimator, X):
+    """The system class for ``estimator`` on ``X``, or None where no closed form applies."""
+    if type(estimator) is KernelRidge:
+        return _KernelRidgeSystem if _scalar_penalty(estimator) is not None else None
+    if type(estimator) is Ridge:
+        if estimator.positive or _scalar_penalty(estimator) is None:
+            return None
+        if sparse.issparse(X) and X.shape[1] > X.shape[0]:
+            return None  # the p-by-p scatter matrix of wide sparse data would not fit
+        return _RidgeSystem
+    return None
+
+
+def _constant_model(estimator, X, y, sample_weight):
+    """The alpha=1 limit: zero, plus the weighted mean of y where Ridge fits an intercept."""
+    model = clone(estimator)
+    model.n_features_in_ = X.shape[1]
+    if isinstance(model, KernelRidge):
+        model.dual_coef_ = np.zeros(y.shape)
+        model.X_fit_ = X
+        return model
+    n_outputs = 1 if y.ndim == 1 else y.shape[1]
+    model.coef_ = np.zeros(X.shape[1]) if y.ndim == 1 else np.zeros((n_outputs, X.shape[1]))
+    mean = np.zeros(n_outputs)
+    if model.fit_intercept:
+        sw = np.ones(y.shape[0]) if sample_weight is None else sample_weight
+        mean = sw @ _as_2d(y) / sw.sum()
+    model.intercept_ = float(mean[0]) if y.ndim == 1 else mean
+    model.solver_, model.n_iter_ = "cholesky", None
+    return model
+
+
+class _KnownPredictions:
+    """A fitted model whose predictions on its own training rows are already known."""
+
+    def __init__(self, model, X, predictions):
+        self.model, self.X, self.predictions = model, X, predictions
+
+    def predict(self, X):
+        return self.predictions if X is self.X else self.model.predict(X)
+
+    def score(self, X, y, sample_weight=None):
+        from sklearn.metrics import r2_score
+
+        return r2_score(y, self.predict(X), sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        return get_tags(self.model)
+
+
+class ClosedFormStudent(RegressorStudent):
+    """KernelRidge and Ridge students that share one factorization across generations.
+
+    The first ``fit`` call's ``X`` (the training rows of the generation loop) keeps its
+    factorization; calls on other rows (cross-fit folds) factorize afresh, as refits
+    would. A matrix that is not positive definite falls back to the estimator's own fit.
+    """
+
+    def __init__(self, target_ndim, system, estimator):
+        super().__init__(target_ndim)
+        self.system = system
+        self.penalty = _scalar_penalty(estimator)
+        self._training = None
+        self._last = None
+
+    def _solve(self, estimator, X, targets, sample_weight, shift):
+        if self._training is not None and self._training.X is X and shift == self.penalty:
+            system = self._training
+        else:
+            system = self.system(estimator, X, sample_weight, shift)
+            if self._training is None and shift == self.penalty:
+                self._training = system
+        return system.solve(targets)
+
+    def fit(self, estimator, X, targets, sample_weight):
+        try:
+            model, predictions = self._solve(estimator, X, targets, sample_weight, self.penalty)
+        except linalg.LinAlgError:
+            return super().fit(estimator, X, targets, sample_weight)
+        self._last = (model, X, predictions)
+        return model
+
+    def output(self, estimator, X):
+        if self._last is not None and self._last[0] is estimator and self._last[1] is X:
+            predictions = self._last[2]
+            if predictions is not None:
+                return predictions
+        return super().output(estimator, X)
+
+    def scoring_view(self, model, X):
+        if self._last is not None and self._last[0] is model and self._last[1] is X:
+            if self._last[2] is not None:
+                return _KnownPredictions(model, X, self._last[2])
+        return model
+
+    def fit_limit(self, estimator, X, y, sample_weight, alpha):
+        """The limit of infinitely many generations."""
+        if alpha == 1.0:
+            warnings.warn(
+                "Pure distillation (alpha=1) of kernel ridge or ridge regression converges "
+                "to the zero function (to the weighted mean of y where Ridge fits an "
+                "intercept): n_generations=inf predicts that.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return _constant_model(estimator, X, y, sample_weight)
+        shift = self.penalty / (1.0 - alpha)
+        try:
+            model, predictions = self._solve(estimator, X, y, sample_weight, shift)
+        except linalg.LinAlgError as exc:
+            raise ValueError(
+                f"The limit (n_generations=inf) needs a positive definite system; with "
+                f"{type(estimator).__name__}(alpha={estimator.alpha!r}) it is singular. "
+                f"Use a positive regulariser or a finite n_generations."
+            ) from exc
+        self._last = (model, X, predictions)
+        return model
+
+
+def spectral_diagonals(estimator, X, sample_weight, alpha, n_generations):
+    """Eigenvalues ``d`` of ``M`` and the diagonals ``b_g`` of every generation and the limit."""
+    system = closed_form_system(estimator, X)
+    d = np.clip(system(estimator, X, sample_weight, 0.0, decompose=True).eigenvalues, 0.0, None)
+    penalty = _scalar_penalty(estimator)
+    b = [d / (d + penalty)]
+    for _ in range(1, n_generations):
+        b.append(b[0] * ((1 - alpha) + alpha * b[-1]))
+    limit = np.zeros_like(d) if alpha == 1.0 else d / (d + penalty / (1.0 - alpha))
+    return Bunch(eigenvalues=d, generations=np.array(b), limit=limit)
+
+
+def make_closed_form_student(estimator, X, target_ndim):
+    system = closed_form_system(estimator, X)
+    if system is None or not is_regressor(estimator):
+        return None
+    return ClosedFormStudent(target_ndim, system, estimator)
