@@ -48,6 +48,21 @@ def _kernel(estimator, X, Y=None):
     return pairwise_kernels(X, Y, metric=estimator.kernel, filter_params=True, **params)
 
 
+def _factor_in_place(M, shift):
+    """Cholesky factor of ``M + shift I``, in M's own memory.
+
+    LAPACK works in Fortran order and would copy a C-ordered M; M is symmetric, so
+    its transpose (a Fortran-ordered view) is the same matrix and needs no copy.
+    """
+    M.flat[:: M.shape[0] + 1] += shift
+    return linalg.cho_factor(M.T, lower=True, overwrite_a=True, check_finite=False)
+
+
+def _eigenvalues_in_place(M):
+    """Eigenvalues of the symmetric ``M``, descending, overwriting M."""
+    return linalg.eigvalsh(M.T, overwrite_a=True, check_finite=False)[::-1]
+
+
 def _as_2d(z):
     return z.reshape(-1, 1) if z.ndim == 1 else z
 
@@ -71,10 +86,9 @@ class _KernelRidgeSystem:
             K *= self.sqrt_sw[:, None]
             K *= self.sqrt_sw[None, :]
         if decompose:
-            self.eigenvalues = linalg.eigvalsh(K, overwrite_a=True, check_finite=False)[::-1]
+            self.eigenvalues = _eigenvalues_in_place(K)
             return
-        K.flat[:: K.shape[0] + 1] += shift
-        self.factor = linalg.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+        self.factor = _factor_in_place(K, shift)
 
     def solve(self, z):
         """A fitted KernelRidge for targets ``z``, and its predictions on the rows of X."""
@@ -130,10 +144,9 @@ class _RidgeSystem:
             Xc = X - self.x_mean
             M = Xc.T @ (self.sw[:, None] * Xc)
         if decompose:
-            self.eigenvalues = linalg.eigvalsh(M, overwrite_a=True, check_finite=False)[::-1]
+            self.eigenvalues = _eigenvalues_in_place(M)
             return
-        M.flat[:: M.shape[0] + 1] += shift
-        self.factor = linalg.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
+        self.factor = _factor_in_place(M, shift)
 
     def solve(self, z):
         z2 = _as_2d(z)
@@ -222,6 +235,7 @@ class ClosedFormStudent(RegressorStudent):
         self.system = system
         self.penalty = _scalar_penalty(estimator)
         self._training = None
+        self._singular = False
         self._last = None
 
     def _solve(self, estimator, X, targets, sample_weight, shift):
@@ -234,25 +248,33 @@ class ClosedFormStudent(RegressorStudent):
         return system.solve(targets)
 
     def fit(self, estimator, X, targets, sample_weight):
-        try:
-            model, predictions = self._solve(estimator, X, targets, sample_weight, self.penalty)
-        except linalg.LinAlgError:
-            return super().fit(estimator, X, targets, sample_weight)
-        self._last = (model, X, predictions)
-        return model
+        if not self._singular:
+            try:
+                model, predictions = self._solve(
+                    estimator, X, targets, sample_weight, self.penalty
+                )
+            except linalg.LinAlgError:
+                # Not positive definite: refit as the estimator would (it has its own
+                # fallback), and do not try to factorize the training rows again.
+                self._singular = self._training is None
+            else:
+                self._last = (model, X, predictions)
+                return model
+        return super().fit(estimator, X, targets, sample_weight)
+
+    def _known_predictions(self, model, X):
+        """Predictions of ``model`` on ``X`` if the solve already produced them."""
+        if self._last is not None and self._last[0] is model and self._last[1] is X:
+            return self._last[2]
+        return None
 
     def output(self, estimator, X):
-        if self._last is not None and self._last[0] is estimator and self._last[1] is X:
-            predictions = self._last[2]
-            if predictions is not None:
-                return predictions
-        return super().output(estimator, X)
+        predictions = self._known_predictions(estimator, X)
+        return super().output(estimator, X) if predictions is None else predictions
 
     def scoring_view(self, model, X):
-        if self._last is not None and self._last[0] is model and self._last[1] is X:
-            if self._last[2] is not None:
-                return _KnownPredictions(model, X, self._last[2])
-        return model
+        predictions = self._known_predictions(model, X)
+        return model if predictions is None else _KnownPredictions(model, X, predictions)
 
     def fit_limit(self, estimator, X, y, sample_weight, alpha):
         """The limit of infinitely many generations."""

@@ -31,12 +31,24 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     the plain estimator in every generation, ``alpha=1`` is pure distillation.
     Multi-output ``y`` works where the wrapped estimator takes it.
 
+    :class:`~sklearn.kernel_ridge.KernelRidge` (any kernel, ``"precomputed"`` and
+    callables included) and :class:`~sklearn.linear_model.Ridge` are not refit once
+    per generation: every generation follows from one Cholesky factorization of the
+    regularised Gram (or scatter) matrix, and ``n_generations=numpy.inf`` gives the
+    limit of infinitely many generations, which for ``alpha < 1`` is the same estimator
+    with regulariser ``lambda / (1 - alpha)`` (Mobahi et al. 2020; Borup & Andersen
+    2021). ``generations_`` still holds fitted KernelRidge / Ridge objects. Ridge with
+    ``positive=True``, one penalty per target, wide sparse data for Ridge, or a
+    singular system fall back to refitting.
+
     Parameters
     ----------
     estimator : estimator object, default=None
         Regressor. Cloned, never modified. None means ``Ridge()``.
-    n_generations : int, default=5
+    n_generations : int or numpy.inf, default=5
         Number of generations, generation 0 included: ``1`` is the plain estimator.
+        ``numpy.inf`` (KernelRidge and Ridge only) fits the limit directly; with
+        ``alpha=1`` that is the zero function (a warning says so).
     alpha : float in [0, 1], default=0.5
         Weight of the teacher in the targets of generations ``g >= 1``. Borup &
         Andersen (2021) weight the ground truth instead: their ``alpha`` is
@@ -76,8 +88,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     ----------
     generations_ : list of estimators
         The fitted generations, generation 0 first.
-    n_generations_ : int
-        Number of generations fitted (fewer than ``n_generations`` after early stopping).
+    n_generations_ : int or float
+        Number of generations fitted (fewer than ``n_generations`` after early
+        stopping); ``inf`` for the limit, which is then the only entry of
+        ``generations_`` and ``history_`` (with ``generation`` = ``inf``).
     history_ : list of dict
         One dict per generation with keys ``generation``, ``alpha`` (0.0 for
         generation 0), ``temperature`` (always None for a regressor),
@@ -89,6 +103,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         Why the loop stopped.
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
+    spectral_diagonals_ : Bunch
+        KernelRidge and Ridge with a finite ``n_generations`` only, computed on first
+        access (an eigendecomposition): the eigenvalues of the system matrix and the
+        diagonals ``b_g`` of every generation and of the limit; see the property.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -118,6 +136,15 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     4
     >>> [round(float(p[-1]), 3) for p in reg.staged_predict(X)]
     [18.892, 18.839, 18.813, 18.8]
+
+    The limit of infinitely many generations of kernel ridge, in one factorization:
+
+    >>> from sklearn.kernel_ridge import KernelRidge
+    >>> krr = KernelRidge(alpha=0.2, kernel="rbf", gamma=0.5)
+    >>> limit = SelfDistillationRegressor(krr, n_generations=np.inf, alpha=0.6).fit(X, y)
+    >>> same = KernelRidge(alpha=0.2 / (1 - 0.6), kernel="rbf", gamma=0.5).fit(X, y)
+    >>> bool(np.allclose(limit.predict(X), same.predict(X)))
+    True
     """
 
     _y_validation = {"multi_output": True, "y_numeric": True}

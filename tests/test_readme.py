@@ -43,3 +43,23 @@ def test_main_job_prints_a_table_of_generations_and_the_ensemble():
     assert [r[0] for r in rows] == ["0", "1", "2", "3", "ensemble"]
     assert all(float(acc) > 0.85 for _, acc in rows)
     assert out.count("[SelfDistillationClassifier] generation") == 4
+
+
+def _tables(text):
+    """The markdown table rows of ``text``, one string per table."""
+    tables, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append("\n".join(current))
+            current = []
+    return tables
+
+
+def test_readme_quotes_the_benchmark_tables_as_they_are():
+    results = README.parent / "benchmarks" / "results"
+    readme = README.read_text()
+    for name in ("krr_toy.md", "krr_speed.md"):
+        for table in _tables((results / name).read_text()):
+            assert table in readme, f"README.md does not quote {name} as it stands"
