@@ -319,3 +319,16 @@ def test_property_ridge_closed_form_equals_iterated_refits(
     expected = refit_generations(ridge, X, y, alpha, n_generations, sample_weight=w)
     for model, reference in zip(reg.generations_, expected, strict=True):
         assert_close(model.predict(X), reference.predict(X), rtol=1e-7)
+
+
+@pytest.mark.parametrize("scoring", ["neg_mean_squared_error", "r2", "explained_variance"])
+def test_scoring_strings_see_the_right_train_predictions(curve, scoring):
+    from sklearn.metrics import get_scorer
+
+    X, y, _ = curve
+    reg = SelfDistillationRegressor(
+        KernelRidge(alpha=0.1, kernel="rbf", gamma=10), n_generations=3, scoring=scoring
+    ).fit(X, y)
+    for record, model in zip(reg.history_, reg.generations_, strict=True):
+        expected = get_scorer(scoring)(model, X, y)
+        assert record["train_score"] == pytest.approx(expected, rel=1e-9)
