@@ -133,8 +133,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # CSR/CSC can be indexed by rows; other formats are converted on the way in.
         return ["csr", "csc"] if get_tags(self._template()).input_tags.sparse else False
 
-    def _fit_validation(self):
-        """How fit validates X: by default dtype and NaN are the wrapped estimator's call."""
+    def _x_validation(self):
+        """How X is validated: by default dtype and NaN are the wrapped estimator's call."""
         return {"dtype": None, "ensure_all_finite": False}
 
     def _validate_fit_data(self, X, y):
@@ -143,7 +143,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             X,
             y,
             accept_sparse=self._accept_sparse(),
-            **self._fit_validation(),
+            **self._x_validation(),
             **self._y_validation,
         )
 
@@ -212,7 +212,11 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             fit_time = time.perf_counter() - start
             view = student.scoring_view(model, X_scored)
             train_score = float(scorer(view, X_scored, y_scored))
-            validation_score = None if validation is None else float(scorer(model, X_val, y_val))
+            validation_score = (
+                None
+                if validation is None
+                else float(scorer(student.scoring_view(model, X_val), X_val, y_val))
+            )
             self.generations_.append(model)
             self.history_.append(
                 {
@@ -232,9 +236,23 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             model = student.fit_limit(clone(estimator), X_train, base_train, sw_train, self.alpha)
             record(model, np.inf, None, start)
         else:
-            self._fit_generations(
-                student, estimator, X_train, base_train, sw_train, y[train], record
-            )
+            try:
+                self._fit_generations(
+                    student, estimator, X_train, base_train, sw_train, y[train], record
+                )
+            except Exception as exc:
+                if self.generations_:
+                    # Nothing already fitted is lost: it travels with the error.
+                    exc.partial_generations = list(self.generations_)
+                    exc.partial_history = list(self.history_)
+                    if hasattr(exc, "add_note"):
+                        exc.add_note(
+                            f"{type(self).__name__}: generation {len(self.generations_)} "
+                            f"failed; generations 0..{len(self.generations_) - 1} were fitted "
+                            f"and are in this exception's partial_generations (their "
+                            f"history in partial_history)."
+                        )
+                raise
 
         self.n_generations_ = len(self.generations_) if np.isfinite(self.n_generations) else np.inf
         self.best_generation_ = (
@@ -357,8 +375,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             X,
             reset=False,
             accept_sparse=self._accept_sparse(),
-            ensure_all_finite=False,
-            dtype=None,
+            **self._x_validation(),
         )
 
     def predict(self, X):

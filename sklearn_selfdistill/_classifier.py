@@ -14,6 +14,11 @@ from ._students import SampleWeightClassifierStudent, accepts_sample_weight, ali
 from .schedules import TemperatureSchedule
 
 
+def _is_skorch_net(estimator):
+    """Whether ``estimator`` is a skorch net, without importing torch or skorch."""
+    return any(cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__)
+
+
 class _ClassifierEnsemble:
     """Born-Again ensemble: averages the generations' probabilities."""
 
@@ -214,7 +219,13 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             return self.temperature(generation, self.n_generations)
         return float(self.temperature)
 
-    def _prepare_targets(self, X, y, estimator, sample_weight):
+    def _x_validation(self):
+        if _is_skorch_net(self._template()):
+            # Images (n, C, H, W) go to the module as they are; a net cannot take NaN.
+            return {"dtype": None, "ensure_all_finite": True, "allow_nd": True}
+        return super()._x_validation()
+
+    def _check_soft_target_support(self, estimator):
         name = type(estimator).__name__
         missing = [
             what
@@ -231,6 +242,11 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                 f"Use a classifier such as LogisticRegression, SGDClassifier(loss="
                 f"'log_loss'), HistGradientBoostingClassifier or RandomForestClassifier."
             )
+
+    def _prepare_targets(self, X, y, estimator, sample_weight):
+        skorch_net = _is_skorch_net(estimator)
+        if not skorch_net:
+            self._check_soft_target_support(estimator)
         check_classification_targets(y)
         labeled = np.ones(y.shape[0], dtype=bool)
         if self.unlabeled is not None:
@@ -253,11 +269,54 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             )
         encoded = np.full(y.shape[0], -1, dtype=np.int64)
         encoded[labeled] = np.searchsorted(self.classes_, y[labeled])
-        student = SampleWeightClassifierStudent(self.classes_)
+        if skorch_net:
+            from .nn._skorch import SkorchClassifierStudent
+
+            student = SkorchClassifierStudent(estimator, self.classes_, X)
+        else:
+            student = SampleWeightClassifierStudent(self.classes_)
+        # skorch nets predict class indices, not labels.
+        self._predicts_codes = skorch_net
         return student, student.base_targets(encoded), labeled
 
     def _make_ensemble(self, generations):
         return _ClassifierEnsemble(generations, self.classes_)
+
+    def predict(self, X):
+        """Predict class labels with ``estimator_`` (see ``final_generation``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (any number of dimensions for a skorch net).
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        if getattr(self, "_predicts_codes", False):
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return super().predict(X)
+
+    def staged_predict(self, X):
+        """Predicted labels of every generation, generation 0 first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Yields
+        ------
+        y : ndarray of shape (n_samples,)
+            Predicted labels of one generation.
+        """
+        if getattr(self, "_predicts_codes", False):
+            for proba in self.staged_predict_proba(X):
+                yield self.classes_[np.argmax(proba, axis=1)]
+        else:
+            yield from super().staged_predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):

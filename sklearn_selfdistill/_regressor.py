@@ -190,11 +190,11 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     def _default_estimator(self):
         return Ridge()
 
-    def _fit_validation(self):
+    def _x_validation(self):
         if type(self._template()) in (KernelRidge, Ridge):
             # The closed form computes with X itself: it must be numeric and finite.
             return {"dtype": "numeric", "ensure_all_finite": True}
-        return super()._fit_validation()
+        return super()._x_validation()
 
     def _temperature_at(self, generation):
         return None

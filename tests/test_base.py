@@ -317,3 +317,27 @@ def test_verbose_zero_prints_nothing(iris, capsys):
     SelfDistillationClassifier(n_generations=3, early_stopping=True).fit(X, y)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+class _FailsOnThirdFit(Ridge):
+    """A regressor whose third fit raises, for the fault test."""
+
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        if type(self).fits == 3:
+            raise RuntimeError("disk full")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_a_failing_generation_keeps_the_fitted_ones(regression):
+    X, y = regression
+    _FailsOnThirdFit.fits = 0
+    reg = SelfDistillationRegressor(_FailsOnThirdFit(), n_generations=5)
+    with pytest.raises(RuntimeError, match="disk full") as info:
+        reg.fit(X, y)
+    partial = info.value.partial_generations
+    assert len(partial) == 2 and len(info.value.partial_history) == 2
+    np.testing.assert_allclose(partial[0].predict(X), Ridge().fit(X, y).predict(X))
+    assert "generation 2 failed; generations 0..1 were fitted" in "".join(info.value.__notes__)

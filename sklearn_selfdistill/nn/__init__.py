@@ -1,0 +1,21 @@
+"""Self-distillation of PyTorch networks through skorch (needs the ``torch`` extra).
+
+Nothing outside this subpackage imports torch or skorch, so ``import
+sklearn_selfdistill`` works without them.
+"""
+
+try:
+    import skorch  # noqa: F401
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a torch-free environment
+    raise ImportError(
+        "sklearn_selfdistill.nn needs PyTorch, torchvision and skorch: "
+        'pip install "sklearn_selfdistill[torch]"'
+    ) from exc
+
+from .augment import RandAugmentNoise
+from .callbacks import EMATeacher
+from .losses import DistillationLoss
+
+__all__ = ["DistillationLoss", "EMATeacher", "RandAugmentNoise"]

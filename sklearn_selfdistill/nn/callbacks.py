@@ -1,0 +1,151 @@
+"""skorch callbacks for self-distillation."""
+
+from numbers import Real
+
+import torch
+from skorch.callbacks import Callback
+from skorch.exceptions import NotInitializedError
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+__all__ = ["EMATeacher"]
+
+
+class EMATeacher(Callback):
+    """Replace the trained network by the exponential moving average of its weights.
+
+    The mean teacher of Tarvainen & Valpola: during training the callback keeps an
+    exponential moving average (EMA) of the student's weights, updated after every
+    training batch, and at the end of training it copies the average into
+    ``net.module_``. After ``fit`` the net *is* the EMA model, which this library
+    uses as the generation's model and as the next generation's teacher.
+
+    The average is a :class:`torch.optim.swa_utils.AveragedModel` with
+    :func:`torch.optim.swa_utils.get_ema_multi_avg_fn`:
+
+    - at the beginning of training it deep-copies ``net.module_`` (on the module's
+      device), so the average starts from the initial weights;
+    - the first update copies the student's weights (``AveragedModel``'s convention:
+      with nothing averaged yet, it copies), so ``ema_1 = w_1``, the weights after
+      the first training batch;
+    - every further training batch ``t`` updates
+      ``ema_t = decay * ema_{t-1} + (1 - decay) * w_t``. Validation batches do not.
+
+    Only ``net.module_`` is averaged. Every call to ``fit`` or ``partial_fit``
+    starts a fresh average from the module's weights at that time.
+
+    Parameters
+    ----------
+    decay : float, default=0.999
+        Weight of the previous average at each training batch, in ``[0, 1)``. The
+        average forgets with a time constant of about ``1 / (1 - decay)`` batches;
+        ``decay=0`` keeps the student's last weights.
+    use_buffers : bool, default=True
+        If True, buffers (such as BatchNorm's running statistics) are averaged like
+        the parameters. If False, the average's buffers are copied from the student
+        at every update, so after ``fit`` they are the student's last buffers while
+        the parameters are averaged.
+
+    Attributes
+    ----------
+    averaged_model_ : torch.optim.swa_utils.AveragedModel or None
+        The running average during training; None before and after. It is
+        released at the end of training because its weights then live in
+        ``net.module_`` and its update function cannot be pickled.
+    n_averaged_ : int
+        Number of training batches averaged by the last call to ``fit`` or
+        ``partial_fit``; 0 until one ends.
+
+    See Also
+    --------
+    torch.optim.swa_utils.AveragedModel : the running average this callback keeps.
+    skorch.callbacks.Callback : the hooks this class implements.
+
+    References
+    ----------
+    .. [1] A. Tarvainen and H. Valpola, "Mean teachers are better role models:
+       Weight-averaged consistency targets improve semi-supervised deep learning
+       results", NeurIPS 2017. https://arxiv.org/abs/1703.01780
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skorch import NeuralNetRegressor
+    >>> from sklearn_selfdistill.nn.callbacks import EMATeacher
+    >>> X = torch.randn(64, 4)
+    >>> y = X @ torch.ones(4, 2)
+    >>> def make_net(callbacks):
+    ...     return NeuralNetRegressor(
+    ...         torch.nn.Linear, module__in_features=4, module__out_features=2,
+    ...         max_epochs=3, batch_size=16, lr=0.1, train_split=None,
+    ...         callbacks=callbacks, verbose=0)
+    >>> ema = EMATeacher(decay=0.9)
+    >>> _ = torch.manual_seed(0)
+    >>> teacher = make_net([ema]).fit(X, y)
+    >>> ema.n_averaged_  # 3 epochs of 4 batches
+    12
+
+    The same training without the callback ends at the student's last weights,
+    which the average lags behind:
+
+    >>> _ = torch.manual_seed(0)
+    >>> student = make_net([]).fit(X, y)
+    >>> torch.allclose(teacher.module_.weight, student.module_.weight)
+    False
+    """
+
+    def __init__(self, decay=0.999, use_buffers=True):
+        self.decay = decay
+        self.use_buffers = use_buffers
+
+    def initialize(self):
+        """Check ``decay`` and forget any previous average.
+
+        Returns
+        -------
+        self : EMATeacher
+            This callback.
+        """
+        decay = self.decay
+        if isinstance(decay, bool) or not isinstance(decay, Real) or not 0 <= decay < 1:
+            raise ValueError(
+                f"The 'decay' parameter of EMATeacher must be a float in [0, 1); got {decay!r}."
+            )
+        self.averaged_model_ = None
+        self.n_averaged_ = 0
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Start the average from a copy of ``net.module_``."""
+        module = getattr(net, "module_", None)
+        if not isinstance(module, torch.nn.Module):
+            raise NotInitializedError(
+                "EMATeacher averages net.module_, which must be an initialized "
+                f"torch.nn.Module; got {module!r}. Call net.initialize() or net.fit()."
+            )
+        self.averaged_model_ = AveragedModel(
+            module,
+            multi_avg_fn=get_ema_multi_avg_fn(float(self.decay)),
+            use_buffers=self.use_buffers,
+        )
+        self.n_averaged_ = 0
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        """Fold the student's weights after a training batch into the average."""
+        if not training:
+            return
+        self._check_started()
+        self.averaged_model_.update_parameters(net.module_)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Copy the averaged parameters and buffers into ``net.module_``."""
+        self._check_started()
+        net.module_.load_state_dict(self.averaged_model_.module.state_dict())
+        self.n_averaged_ = int(self.averaged_model_.n_averaged)
+        self.averaged_model_ = None
+
+    def _check_started(self):
+        if getattr(self, "averaged_model_", None) is None:
+            raise NotInitializedError(
+                "EMATeacher has no running average: on_train_begin must run before "
+                "on_batch_end and on_train_end; train the net with fit or partial_fit."
+            )

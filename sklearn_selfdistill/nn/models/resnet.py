@@ -1,0 +1,332 @@
+"""CIFAR-style ResNets (3x3 stem, no max-pool) with optional stochastic depth.
+
+The layout follows the ResNets commonly trained on CIFAR-10 (kuangliu/pytorch-cifar):
+unlike the ImageNet ResNets of torchvision, the stem keeps the full resolution of
+small 28x28 or 32x32 images.
+"""
+
+from numbers import Integral, Real
+
+from torch import nn
+from torchvision.ops import StochasticDepth
+
+from ._output import OutputNonlinMixin
+
+__all__ = ["ResNet", "ResNet18", "ResNet34", "conv3x3"]
+
+_STAGE_WIDTHS = (64, 128, 256, 512)
+_STAGE_STRIDES = (1, 2, 2, 2)
+
+
+def conv3x3(in_channels, out_channels, stride=1):
+    """3x3 convolution that keeps the spatial size at ``stride=1``.
+
+    It has no bias because a BatchNorm follows it everywhere.
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels of the input.
+    out_channels : int
+        Channels of the output.
+    stride : int, default=1
+        Stride; 2 halves the height and width.
+
+    Returns
+    -------
+    conv : torch.nn.Conv2d
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_selfdistill.nn.models.resnet import conv3x3
+    >>> conv3x3(3, 16, stride=2)(torch.zeros(1, 3, 32, 32)).shape
+    torch.Size([1, 16, 16, 16])
+    """
+    return nn.Conv2d(
+        in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
+    )
+
+
+def _check_num_blocks(num_blocks):
+    try:
+        valid = len(num_blocks) == 4 and all(
+            isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in num_blocks
+        )
+    except TypeError:
+        valid = False
+    if not valid:
+        raise ValueError(
+            "The 'num_blocks' parameter must be 4 ints >= 1 (blocks per stage); "
+            f"got {num_blocks!r}."
+        )
+
+
+class _BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a shortcut; stochastic depth on the residual branch."""
+
+    def __init__(self, in_channels, out_channels, stride, drop_rate):
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, out_channels, stride)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = conv3x3(out_channels, out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        # Identity rather than StochasticDepth(0.0), so that listing the modules shows
+        # only the blocks that can actually be dropped.
+        self.stochastic_depth = (
+            StochasticDepth(drop_rate, mode="row") if drop_rate > 0 else nn.Identity()
+        )
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        else:
+            self.shortcut = nn.Identity()
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(self.stochastic_depth(out) + self.shortcut(x))
+
+
+class ResNet(OutputNonlinMixin, nn.Module):
+    """CIFAR-style ResNet of BasicBlocks, for 28x28 or 32x32 images.
+
+    A 3x3 stride-1 stem (no max-pool), four stages of 64, 128, 256 and 512 channels
+    with strides 1, 2, 2, 2, global average pooling and a linear head.
+    :class:`ResNet18` and :class:`ResNet34` fix ``num_blocks``.
+
+    Parameters
+    ----------
+    num_blocks : tuple of 4 int, default=(2, 2, 2, 2)
+        Number of BasicBlocks in each stage.
+    num_classes : int, default=10
+        Number of outputs.
+    in_channels : int, default=3
+        Channels of the input images (1 for MNIST and Fashion-MNIST).
+    stochastic_depth : float, default=0.0
+        Drop rate of the last block; block ``i`` of ``B`` (counted over all stages,
+        from 0) drops its residual branch for a sample with probability
+        ``stochastic_depth * (i + 1) / B`` in train mode, the linear decay rule of
+        Huang et al. (2016) used by Noisy Student. 0 disables it. In ``[0, 1]``.
+    output_nonlin : torch.nn.Module or None, default=torch.nn.Softmax(dim=-1)
+        Applied to the logits by :meth:`forward`. The default softmax suits
+        :class:`skorch.NeuralNetClassifier` with its default ``NLLLoss`` criterion;
+        pass ``None`` to return the logits (for ``CrossEntropyLoss``).
+
+    Attributes
+    ----------
+    layer1, layer2, layer3, layer4 : torch.nn.Sequential
+        The four stages; ``len(layer1)`` is ``num_blocks[0]``.
+    fc : torch.nn.Linear
+        The head, which returns the logits.
+
+    See Also
+    --------
+    ResNet18, ResNet34 : the two standard depths.
+
+    References
+    ----------
+    K. He, X. Zhang, S. Ren and J. Sun, "Deep Residual Learning for Image
+    Recognition", CVPR 2016.
+
+    G. Huang, Y. Sun, Z. Liu, D. Sedra and K. Weinberger, "Deep Networks with
+    Stochastic Depth", ECCV 2016.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_selfdistill.nn.models import ResNet
+    >>> model = ResNet(num_blocks=(1, 1, 1, 1), num_classes=5, in_channels=1)
+    >>> model(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 5])
+    """
+
+    def __init__(
+        self,
+        num_blocks=(2, 2, 2, 2),
+        num_classes=10,
+        in_channels=3,
+        stochastic_depth=0.0,
+        output_nonlin=nn.Softmax(dim=-1),  # noqa: B008 - stateless, skorch.toy's convention
+    ):
+        super().__init__()
+        _check_num_blocks(num_blocks)
+        if (
+            isinstance(stochastic_depth, bool)
+            or not isinstance(stochastic_depth, Real)
+            or not 0 <= stochastic_depth <= 1
+        ):
+            raise ValueError(
+                "The 'stochastic_depth' parameter must be a float in [0, 1] (the drop rate "
+                f"of the last block; 0 disables it); got {stochastic_depth!r}."
+            )
+        self.num_blocks = tuple(num_blocks)
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.stochastic_depth = stochastic_depth
+        self.output_nonlin = output_nonlin
+
+        self.conv1 = conv3x3(in_channels, _STAGE_WIDTHS[0])
+        self.bn1 = nn.BatchNorm2d(_STAGE_WIDTHS[0])
+        self.relu = nn.ReLU(inplace=True)
+
+        total = sum(self.num_blocks)
+        drop_rates = [stochastic_depth * (i + 1) / total for i in range(total)]
+        stages = []
+        width = _STAGE_WIDTHS[0]
+        first = 0
+        for n_blocks, out_width, stride in zip(
+            self.num_blocks, _STAGE_WIDTHS, _STAGE_STRIDES, strict=True
+        ):
+            rates = drop_rates[first : first + n_blocks]
+            stages.append(self._make_layer(width, out_width, stride, rates))
+            width = out_width
+            first += n_blocks
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, num_classes)
+
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    @staticmethod
+    def _make_layer(in_channels, out_channels, stride, drop_rates):
+        # Only the first block of a stage changes the width and resolution.
+        blocks = [_BasicBlock(in_channels, out_channels, stride, drop_rates[0])]
+        blocks += [_BasicBlock(out_channels, out_channels, 1, rate) for rate in drop_rates[1:]]
+        return nn.Sequential(*blocks)
+
+    def forward_logits(self, x):
+        """Return the logits, before ``output_nonlin``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, in_channels, H, W)
+            Images.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (N, num_classes)
+        """
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            hint = ""
+            if x.ndim == 4:
+                hint = f"; set in_channels={x.shape[1]} to take {x.shape[1]}-channel images"
+            elif x.ndim == 3:
+                hint = "; add a channel axis to single-channel images, e.g. X[:, None]"
+                if self.in_channels != 1:
+                    hint += ", and set in_channels=1"
+            raise ValueError(
+                f"{type(self).__name__} was built with in_channels={self.in_channels} and "
+                f"expects images of shape (N, {self.in_channels}, H, W); got a tensor of "
+                f"shape {tuple(x.shape)}{hint}."
+            )
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
+        return self.fc(self.avgpool(out).flatten(start_dim=1))
+
+
+class ResNet18(ResNet):
+    """CIFAR-style ResNet-18: :class:`ResNet` with ``num_blocks=(2, 2, 2, 2)``.
+
+    Parameters
+    ----------
+    num_classes : int, default=10
+        Number of outputs.
+    in_channels : int, default=3
+        Channels of the input images (1 for MNIST and Fashion-MNIST).
+    stochastic_depth : float, default=0.0
+        Drop rate of the last block, decaying linearly to the first; see
+        :class:`ResNet`. 0 disables it.
+    output_nonlin : torch.nn.Module or None, default=torch.nn.Softmax(dim=-1)
+        Applied to the logits by :meth:`forward`; ``None`` returns the logits.
+
+    See Also
+    --------
+    ResNet : the general class and its attributes.
+    ResNet34 : the deeper variant.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_selfdistill.nn.models import ResNet18
+    >>> model = ResNet18(num_classes=10, in_channels=3, stochastic_depth=0.2).eval()
+    >>> probabilities = model(torch.zeros(2, 3, 32, 32))
+    >>> probabilities.shape
+    torch.Size([2, 10])
+    >>> torch.allclose(probabilities.sum(dim=1), torch.ones(2))
+    True
+
+    With skorch, pass the class and set its parameters with the ``module__`` prefix:
+    ``NeuralNetClassifier(ResNet18, module__num_classes=10, module__in_channels=1)``.
+    """
+
+    def __init__(
+        self,
+        num_classes=10,
+        in_channels=3,
+        stochastic_depth=0.0,
+        output_nonlin=nn.Softmax(dim=-1),  # noqa: B008 - stateless, skorch.toy's convention
+    ):
+        super().__init__(
+            num_blocks=(2, 2, 2, 2),
+            num_classes=num_classes,
+            in_channels=in_channels,
+            stochastic_depth=stochastic_depth,
+            output_nonlin=output_nonlin,
+        )
+
+
+class ResNet34(ResNet):
+    """CIFAR-style ResNet-34: :class:`ResNet` with ``num_blocks=(3, 4, 6, 3)``.
+
+    Parameters
+    ----------
+    num_classes : int, default=10
+        Number of outputs.
+    in_channels : int, default=3
+        Channels of the input images (1 for MNIST and Fashion-MNIST).
+    stochastic_depth : float, default=0.0
+        Drop rate of the last block, decaying linearly to the first; see
+        :class:`ResNet`. 0 disables it.
+    output_nonlin : torch.nn.Module or None, default=torch.nn.Softmax(dim=-1)
+        Applied to the logits by :meth:`forward`; ``None`` returns the logits.
+
+    See Also
+    --------
+    ResNet : the general class and its attributes.
+    ResNet18 : the shallower variant.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_selfdistill.nn.models import ResNet34
+    >>> model = ResNet34(num_classes=10, in_channels=1, output_nonlin=None).eval()
+    >>> model(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    >>> [len(stage) for stage in (model.layer1, model.layer2, model.layer3, model.layer4)]
+    [3, 4, 6, 3]
+    """
+
+    def __init__(
+        self,
+        num_classes=10,
+        in_channels=3,
+        stochastic_depth=0.0,
+        output_nonlin=nn.Softmax(dim=-1),  # noqa: B008 - stateless, skorch.toy's convention
+    ):
+        super().__init__(
+            num_blocks=(3, 4, 6, 3),
+            num_classes=num_classes,
+            in_channels=in_channels,
+            stochastic_depth=stochastic_depth,
+            output_nonlin=output_nonlin,
+        )
