@@ -6,9 +6,10 @@ Generation 0 is a clone of the user's own net fit on the labelled rows. Generati
 weights and a fresh optimizer (skorch re-initializes on ``fit``), and its teacher is the
 previous generation's fitted net, a separate object used in eval mode only. The teacher's
 logits on the training rows are computed once per generation, in batches, under
-``torch.inference_mode()``, kept on the CPU, and travel through skorch's data loading in
-``X`` (``{"X": X, "teacher_logits": logits}``), so that no teacher forward pass runs per
-student step.
+``torch.inference_mode()``, kept on the CPU, and travel with ``y``: one float32 array whose
+first column is the class index and whose other columns are the logits, so that no
+teacher forward pass runs per student step and skorch slices one array per sample, as
+it does for plain labels.
 """
 
 import numpy as np
@@ -17,13 +18,11 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.utils import get_tags
 from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
 from skorch.utils import to_tensor
 
 from .._students import Student
 from .losses import UNLABELED, DistillationLoss
-
-INPUT = "X"
-TEACHER = "teacher_logits"
 
 
 def _softmax(logits):
@@ -56,12 +55,17 @@ def as_logits(output, kind):
     return torch.log(output.clamp_min(torch.finfo(output.dtype).tiny))
 
 
-class SoftTargetNetClassifier(NeuralNetClassifier):
-    """A NeuralNetClassifier that learns from teacher logits carried in ``X``.
+def pack_targets(codes, logits):
+    """``y`` of a :class:`SoftTargetNetClassifier`: class index, then the teacher's logits."""
+    return np.column_stack([codes.astype(np.float32), logits.astype(np.float32)])
 
-    Fit it with ``X = {"X": inputs, "teacher_logits": logits}`` and class indices as
-    ``y`` (``-1`` for unlabelled rows); predict with plain inputs. The criterion gets
-    ``(student_logits, y, teacher_logits)``.
+
+class SoftTargetNetClassifier(NeuralNetClassifier):
+    """A NeuralNetClassifier that learns from teacher logits carried in ``y``.
+
+    Fit it with ``y = pack_targets(class_indices, teacher_logits)`` (``-1`` for
+    unlabelled rows); predict as usual. The criterion gets
+    ``(student_logits, y, teacher_logits)``; splits stratify on the class indices.
 
     Parameters
     ----------
@@ -80,17 +84,45 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.output_kind = output_kind
 
-    def infer(self, x, **fit_params):
-        if isinstance(x, dict) and TEACHER in x:
-            x = x[INPUT]
-        return super().infer(x, **fit_params)
+    @property
+    def _default_callbacks(self):
+        # skorch's validation accuracy must read the class column of the packed y.
+        return [
+            (
+                name,
+                EpochScoring(
+                    "accuracy",
+                    name="valid_acc",
+                    lower_is_better=False,
+                    on_train=False,
+                    target_extractor=_codes,
+                )
+                if name == "valid_acc"
+                else callback,
+            )
+            for name, callback in super()._default_callbacks
+        ]
+
+    def check_data(self, X, y):
+        super().check_data(X, None if y is None else _codes(y))
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = self.get_dataset(X, y)
+        if not self.train_split:
+            return dataset, None
+        if y is None:
+            return self.train_split(dataset, **fit_params)
+        return self.train_split(dataset, _codes(y), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        teacher = X.get(TEACHER) if isinstance(X, dict) else None
         y_true = to_tensor(y_true, device=self.device)
-        if teacher is not None:
-            teacher = to_tensor(teacher, device=self.device)
-        return self.criterion_(as_logits(y_pred, self.output_kind), y_true, teacher)
+        return self.criterion_(
+            as_logits(y_pred, self.output_kind), y_true[:, 0].long(), y_true[:, 1:]
+        )
+
+
+def _codes(y):
+    return np.asarray(y)[:, 0].astype(np.int64)
 
 
 def _check_module_is_a_class(net):
@@ -207,7 +239,7 @@ class SkorchClassifierStudent(Student):
             output_kind=self.kind,
         )
         student = SoftTargetNetClassifier(**params)
-        return student.fit({INPUT: X, TEACHER: targets.logits}, targets.codes)
+        return student.fit(X, pack_targets(targets.codes, targets.logits))
 
     def output(self, estimator, X):
         return teacher_logits(estimator, X, self.kind)

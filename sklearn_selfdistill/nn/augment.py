@@ -4,8 +4,6 @@ import torch
 from skorch.callbacks import Callback
 from torchvision.transforms import v2
 
-from ._skorch import INPUT
-
 
 class RandAugmentNoise(Callback):
     """RandAugment on every training batch of the student, one draw per image.
@@ -54,8 +52,7 @@ class RandAugmentNoise(Callback):
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
             return
-        X = batch[0]
-        images = X[INPUT] if isinstance(X, dict) else X
+        images = batch[0]
         if not (isinstance(images, torch.Tensor) and images.ndim == 4):
             raise ValueError(
                 f"RandAugmentNoise needs image batches of shape (N, C, H, W); got "
