@@ -20,9 +20,10 @@ import warnings
 
 import numpy as np
 from scipy import linalg, sparse
-from sklearn.base import clone, is_regressor
+from sklearn.base import clone
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import Bunch, get_tags
 
@@ -214,8 +215,6 @@ class _KnownPredictions:
         return self.predictions if X is self.X else self.model.predict(X)
 
     def score(self, X, y, sample_weight=None):
-        from sklearn.metrics import r2_score
-
         return r2_score(y, self.predict(X), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
@@ -314,6 +313,4 @@ def spectral_diagonals(estimator, X, sample_weight, alpha, n_generations):
 
 def make_closed_form_student(estimator, X, target_ndim):
     system = closed_form_system(estimator, X)
-    if system is None or not is_regressor(estimator):
-        return None
-    return ClosedFormStudent(target_ndim, system, estimator)
+    return None if system is None else ClosedFormStudent(target_ndim, system, estimator)

@@ -179,8 +179,6 @@ class _LabelledView:
 class SkorchClassifierStudent(Student):
     """Trains skorch ``NeuralNetClassifier`` generations with DistillationLoss."""
 
-    predicts_codes = True
-
     def __init__(self, net, classes, X):
         if type(net) is not NeuralNetClassifier:
             raise TypeError(
