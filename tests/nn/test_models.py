@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -145,6 +147,21 @@ def test_resnet_rejects_bad_stochastic_depth(stochastic_depth):
         ResNet18(stochastic_depth=stochastic_depth)
 
 
+def test_resnet_width_sets_the_channels_of_every_stage():
+    model = ResNet(num_blocks=(1, 1, 1, 1), width=8, in_channels=1)
+    stages = (model.layer1, model.layer2, model.layer3, model.layer4)
+    assert model.conv1.out_channels == 8
+    assert [stage[-1].conv2.out_channels for stage in stages] == [8, 16, 32, 64]
+    assert model.fc.in_features == 64
+    assert ResNet18().layer4[-1].conv2.out_channels == 512
+
+
+@pytest.mark.parametrize("width", [0, 8.0, "8", True])
+def test_resnet_rejects_bad_width(width):
+    with pytest.raises(ValueError, match=r"'width' parameter must be an int >= 1.*got"):
+        ResNet(width=width)
+
+
 @pytest.mark.parametrize("num_blocks", [(2, 2, 2), (2, 0, 2, 2), 3])
 def test_resnet_rejects_bad_num_blocks(num_blocks):
     with pytest.raises(ValueError, match=r"'num_blocks' parameter must be 4 ints >= 1"):
@@ -227,4 +244,164 @@ def test_skorch_trains_one_step(name, criterion_kwargs):
     assert np.isfinite(net.history[-1, "train_loss"])
     probabilities = net.predict_proba(X)
     assert probabilities.shape == (16, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+# -- mixed precision and memory format ---------------------------------------------------
+
+PRECISION_BUILDERS = {
+    "mlp": lambda **kw: MLP(in_features=64, hidden_units=32, output_nonlin=None, **kw),
+    "resnet": lambda **kw: ResNet(
+        num_blocks=(1, 1, 1, 1), width=16, in_channels=1, output_nonlin=None, **kw
+    ),
+    "vit": lambda **kw: ViTSmall(
+        in_channels=1, image_size=8, num_layers=1, output_nonlin=None, **kw
+    ),
+}
+# The first layer of each model, which runs in the autocast dtype.
+FIRST_LAYER = {"mlp": "hidden.0", "resnet": "conv1", "vit": "conv_proj"}
+
+
+def _same_weights(name, **kwargs):
+    """The model ``name`` in float32 and with ``kwargs``, from the same initial weights."""
+    torch.manual_seed(0)
+    reference = PRECISION_BUILDERS[name]()
+    torch.manual_seed(0)
+    model = PRECISION_BUILDERS[name](**kwargs)
+    if name == "vit":
+        torch.nn.init.normal_(reference.heads.head.weight)
+        model.heads.head.weight.data.copy_(reference.heads.head.weight)
+    return reference, model
+
+
+@pytest.mark.parametrize("name", PRECISION_BUILDERS)
+def test_bf16_autocast_returns_float32_logits_close_to_float32(name):
+    reference, model = _same_weights(name, autocast_dtype="bfloat16")
+    x = _images(1, 8, n=8)
+    with torch.no_grad():
+        expected = reference.eval().forward_logits(x)
+        logits = model.eval().forward_logits(x)
+    assert logits.dtype == torch.float32
+    # bfloat16 keeps 8 significant bits (relative error 2**-8 per rounding).
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(logits, expected, rtol=0.05, atol=0.05 * scale)
+
+
+@pytest.mark.parametrize(
+    "autocast_dtype, expected",
+    [
+        (None, torch.float32),
+        ("bfloat16", torch.bfloat16),
+        (torch.bfloat16, torch.bfloat16),
+        ("float16", torch.float16),
+        (torch.float16, torch.float16),
+    ],
+)
+@pytest.mark.parametrize("name", PRECISION_BUILDERS)
+def test_autocast_runs_the_layers_in_the_autocast_dtype(name, autocast_dtype, expected):
+    torch.manual_seed(0)
+    model = PRECISION_BUILDERS[name](autocast_dtype=autocast_dtype).eval()
+    seen = []
+    layer = model.get_submodule(FIRST_LAYER[name])
+    layer.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    with torch.no_grad():
+        model.forward_logits(_images(1, 8))
+    assert seen == [expected]
+    assert model.autocast_dtype == (None if autocast_dtype is None else expected)
+
+
+@pytest.mark.parametrize("name", PRECISION_BUILDERS)
+def test_gradients_flow_under_autocast(name):
+    torch.manual_seed(0)
+    model = PRECISION_BUILDERS[name](autocast_dtype="bfloat16").train()
+    x, y = _images(1, 8, n=8), torch.arange(8) % 3
+    loss = torch.nn.functional.cross_entropy(model.forward_logits(x), y)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 for g in grads)
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_default_precision_leaves_the_callers_autocast_in_force():
+    torch.manual_seed(0)
+    model = PRECISION_BUILDERS["resnet"]().eval()
+    with torch.no_grad(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        logits = model.forward_logits(_images(1, 8))
+    assert logits.dtype == torch.bfloat16
+
+
+def _conv_weights(model):
+    return [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+@pytest.mark.parametrize("model_class", [ResNet, ResNet18, ResNet34])
+def test_channels_last_puts_conv_weights_in_channels_last(model_class):
+    model = model_class(in_channels=3, channels_last=True)
+    assert model.channels_last is True
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in _conv_weights(model))
+    default = model_class(in_channels=3)
+    assert not all(
+        w.is_contiguous(memory_format=torch.channels_last) for w in _conv_weights(default)
+    )
+
+
+def test_channels_last_converts_the_input():
+    torch.manual_seed(0)
+    model = ResNet(num_blocks=(1, 1, 1, 1), in_channels=3, channels_last=True).eval()
+    seen = []
+    model.conv1.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    with torch.no_grad():
+        model(_images(3, 8))
+    assert seen == [True]
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_channels_last_gives_the_same_outputs(mode):
+    reference, model = _same_weights("resnet", channels_last=True)
+    x = _images(1, 8, n=8)
+    with torch.no_grad():
+        expected = reference.train(mode == "train").forward_logits(x)
+        logits = model.train(mode == "train").forward_logits(x)
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_class", [MLP, ResNet18, ViTSmall])
+@pytest.mark.parametrize("autocast_dtype", ["bf16", "float32", torch.float32, 16, True])
+def test_rejects_bad_autocast_dtype(model_class, autocast_dtype):
+    message = r"'autocast_dtype' parameter must be None .*'bfloat16', 'float16'.*; got "
+    with pytest.raises(ValueError, match=message + re.escape(repr(autocast_dtype))):
+        model_class(autocast_dtype=autocast_dtype)
+
+
+@pytest.mark.parametrize("model_class", [ResNet, ResNet18, ResNet34])
+@pytest.mark.parametrize("channels_last", [1, "yes", None])
+def test_rejects_bad_channels_last(model_class, channels_last):
+    message = r"'channels_last' parameter must be a bool \(True or False\); got "
+    with pytest.raises(ValueError, match=message + re.escape(repr(channels_last))):
+        model_class(channels_last=channels_last)
+
+
+def test_skorch_trains_with_autocast_and_channels_last():
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(16, 1, 8, 8)).astype(np.float32)
+    y = np.arange(16, dtype=np.int64) % 3
+    net = NeuralNetClassifier(
+        ResNet,
+        module__num_blocks=(1, 1, 1, 1),
+        module__num_classes=3,
+        module__in_channels=1,
+        module__autocast_dtype="bfloat16",
+        module__channels_last=True,
+        max_epochs=1,
+        batch_size=8,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
+    assert np.isfinite(net.history[-1, "train_loss"])
+    assert net.module_.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    probabilities = net.predict_proba(X)
+    assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

@@ -1,12 +1,14 @@
 """A small vision transformer for 28x28 and 32x32 images, built on torchvision's."""
 
 import math
+from functools import partial
 from numbers import Integral
 
 from torch import nn
 from torchvision.models import VisionTransformer
 
 from ._output import OutputNonlinMixin
+from ._precision import autocast_logits, check_autocast_dtype
 
 __all__ = ["ViTSmall"]
 
@@ -44,6 +46,14 @@ class ViTSmall(OutputNonlinMixin, VisionTransformer):
         Applied to the logits by :meth:`forward`. The default softmax suits
         :class:`skorch.NeuralNetClassifier` with its default ``NLLLoss`` criterion;
         pass ``None`` to return the logits (for ``CrossEntropyLoss``).
+    autocast_dtype : {None, "bfloat16", "float16"} or torch.dtype, default=None
+        Mixed precision: :meth:`forward_logits` runs under
+        ``torch.autocast(device_type=x.device.type, dtype=autocast_dtype)`` and returns
+        float32 logits, so that the softmax and the losses stay in float32; the weights
+        stay float32. bfloat16 speeds up training on recent GPUs (NVIDIA Ampere and
+        later); on a CPU it is usually slower than float32. float16 has a narrow range
+        and skorch does no loss scaling, so prefer bfloat16 for training. None computes
+        in the dtype of the weights. Stored as the torch dtype.
 
     Attributes
     ----------
@@ -88,8 +98,10 @@ class ViTSmall(OutputNonlinMixin, VisionTransformer):
         mlp_dim=384,
         dropout=0.0,
         output_nonlin=nn.Softmax(dim=-1),  # noqa: B008 - stateless, skorch.toy's convention
+        autocast_dtype=None,
     ):
         _check_geometry(image_size, patch_size, hidden_dim, num_heads)
+        autocast_dtype = check_autocast_dtype(autocast_dtype)
         super().__init__(
             image_size=image_size,
             patch_size=patch_size,
@@ -104,6 +116,7 @@ class ViTSmall(OutputNonlinMixin, VisionTransformer):
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.output_nonlin = output_nonlin
+        self.autocast_dtype = autocast_dtype
         # torchvision hard-codes 3 input channels; rebuild the projection for
         # in_channels with torchvision's initialisation (truncated normal, 1 / fan_in).
         self.conv_proj = nn.Conv2d(
@@ -132,7 +145,8 @@ class ViTSmall(OutputNonlinMixin, VisionTransformer):
                 f"image_size={self.image_size} and expects images of shape (N, "
                 f"{', '.join(map(str, expected))}); got a tensor of shape {tuple(x.shape)}."
             )
-        return VisionTransformer.forward(self, x)  # torchvision's, not the mixin's
+        # torchvision's forward, not the mixin's.
+        return autocast_logits(partial(VisionTransformer.forward, self), x, self.autocast_dtype)
 
 
 def _check_geometry(image_size, patch_size, hidden_dim, num_heads):
