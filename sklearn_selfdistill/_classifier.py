@@ -10,13 +10,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseSelfDistillation, _estimator_has
-from ._students import SampleWeightClassifierStudent, accepts_sample_weight, aligned_proba
+from ._students import (
+    SampleWeightClassifierStudent,
+    accepts_sample_weight,
+    aligned_proba,
+    is_skorch_net,
+)
 from .schedules import TemperatureSchedule
-
-
-def _is_skorch_net(estimator):
-    """Whether ``estimator`` is a skorch net, without importing torch or skorch."""
-    return any(cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__)
 
 
 class _ClassifierEnsemble:
@@ -220,7 +220,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         return float(self.temperature)
 
     def _x_validation(self):
-        if _is_skorch_net(self._template()):
+        if is_skorch_net(self._template()):
             # Images (n, C, H, W) go to the module as they are; a net cannot take NaN.
             return {"dtype": None, "ensure_all_finite": True, "allow_nd": True}
         return super()._x_validation()
@@ -244,7 +244,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             )
 
     def _prepare_targets(self, X, y, estimator, sample_weight):
-        skorch_net = _is_skorch_net(estimator)
+        skorch_net = is_skorch_net(estimator)
         if not skorch_net:
             self._check_soft_target_support(estimator)
         check_classification_targets(y)
@@ -272,7 +272,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         if skorch_net:
             from .nn._skorch import SkorchClassifierStudent
 
-            student = SkorchClassifierStudent(estimator, self.classes_, X)
+            student = SkorchClassifierStudent(
+                estimator, self.classes_, X, self.teacher_predictions
+            )
         else:
             student = SampleWeightClassifierStudent(self.classes_)
         # skorch nets predict class indices, not labels.

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
 from ._closed_form import ClosedFormStudent, make_closed_form_student, spectral_diagonals
-from ._students import RegressorStudent
+from ._students import RegressorStudent, is_skorch_net
 
 
 class _RegressorEnsemble:
@@ -40,6 +40,19 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     2021). ``generations_`` still holds fitted KernelRidge / Ridge objects. Ridge with
     ``positive=True``, one penalty per target, wide sparse data for Ridge, or a
     singular system fall back to refitting.
+
+    A :class:`skorch.NeuralNetRegressor` (the ``torch`` extra) is trained generation
+    after generation (Born-Again regression): every generation is a clone of the net,
+    so skorch starts it from fresh weights and a fresh optimizer, and its targets use
+    the previous generation's outputs on the training rows, computed once per
+    generation in eval mode. Pass the module as a class (``module__*`` parameters set
+    its arguments). ``X`` and the targets reach the net as float32, and predictions
+    are the net's float32 outputs. A 1-D ``y`` is fit as a column when the module
+    returns ``(N, 1)`` (or as it is when the module returns ``(N,)``), and predictions
+    are 1-D again; a 2-D ``y`` needs a module that returns its number of columns. One
+    forward pass on two rows checks this before any training. ``sample_weight``,
+    ``NaN`` and subclasses of ``NeuralNetRegressor`` are refused;
+    ``generations_[g].history`` is that generation's skorch history.
 
     Parameters
     ----------
@@ -191,6 +204,9 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         return Ridge()
 
     def _x_validation(self):
+        if is_skorch_net(self._template()):
+            # The module's weights are float32; images (n, C, H, W) go in as they are.
+            return {"dtype": np.float32, "ensure_all_finite": True, "allow_nd": True}
         if type(self._template()) in (KernelRidge, Ridge):
             # The closed form computes with X itself: it must be numeric and finite.
             return {"dtype": "numeric", "ensure_all_finite": True}
@@ -200,10 +216,19 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         return None
 
     def _prepare_targets(self, X, y, estimator, sample_weight):
+        self._spectral_inputs = None
+        labeled = np.ones(y.shape[0], dtype=bool)
+        if is_skorch_net(estimator):
+            from .nn._skorch_regressor import SkorchRegressorStudent
+
+            student = SkorchRegressorStudent(estimator, X, y)
+            # The net was fit on a column for a 1-D y: its predictions are flattened back.
+            self._flattens_predictions = student.flattens
+            return student, student.base_targets(y), labeled
+        self._flattens_predictions = False
         y = np.asarray(y, dtype=np.float64)
         student = make_closed_form_student(estimator, X, y.ndim) or RegressorStudent(y.ndim)
-        self._spectral_inputs = None
-        return student, y, np.ones(y.shape[0], dtype=bool)
+        return student, y, labeled
 
     def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
         if isinstance(student, ClosedFormStudent):
@@ -212,6 +237,42 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         return super()._fit_generations(
             student, estimator, X_train, base_train, sw_train, y_train, record
         )
+
+    def _as_fitted_y(self, prediction):
+        if getattr(self, "_flattens_predictions", False):
+            return prediction.reshape(-1)
+        return prediction
+
+    def predict(self, X):
+        """Predict with ``estimator_`` (see ``final_generation``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (any number of dimensions for a skorch net).
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, with the shape ``y`` had in ``fit``.
+        """
+        return self._as_fitted_y(super().predict(X))
+
+    def staged_predict(self, X):
+        """Predictions of every generation, generation 0 first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples (any number of dimensions for a skorch net).
+
+        Yields
+        ------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions of one generation, with the shape ``y`` had in ``fit``.
+        """
+        for prediction in super().staged_predict(X):
+            yield self._as_fitted_y(prediction)
 
     @property
     def spectral_diagonals_(self):

@@ -42,8 +42,20 @@ def accepts_sample_weight(estimator):
     return has_fit_parameter(estimator, "sample_weight")
 
 
+def is_skorch_net(estimator):
+    """Whether ``estimator`` is a skorch net, without importing torch or skorch."""
+    return any(cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__)
+
+
 class Student:
-    """What every student shares: scoring a fitted generation is scoring the model."""
+    """What every student shares: scoring a fitted generation is scoring the model.
+
+    ``teacher`` is set by the generation loop before each ``fit``: the fitted
+    generation whose outputs the targets hold, or None for generation 0 and for a
+    cross-fit teacher (several models).
+    """
+
+    teacher = None
 
     def scoring_view(self, model, X):
         """What the scorer should see for ``model`` scored on ``X``."""

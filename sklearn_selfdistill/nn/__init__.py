@@ -15,7 +15,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a torch-free envir
     ) from exc
 
 from .augment import RandAugmentNoise
-from .callbacks import EMATeacher
+from .callbacks import AugmentedTeacher, EMATeacher
 from .losses import DistillationLoss
 
-__all__ = ["DistillationLoss", "EMATeacher", "RandAugmentNoise"]
+__all__ = ["AugmentedTeacher", "DistillationLoss", "EMATeacher", "RandAugmentNoise"]

@@ -19,9 +19,12 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import get_tags
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
+from skorch.dataset import Dataset
 from skorch.utils import to_tensor
+from torch.utils.data import DataLoader
 
 from .._students import Student
+from .callbacks import AugmentedTeacher
 from .losses import UNLABELED, DistillationLoss
 
 
@@ -55,17 +58,44 @@ def as_logits(output, kind):
     return torch.log(output.clamp_min(torch.finfo(output.dtype).tiny))
 
 
+def _log_probs(output, kind):
+    """The student's log-probabilities; for probabilities, exactly what skorch takes."""
+    if kind == "logits":
+        return torch.log_softmax(output, dim=-1)
+    return torch.log(output + torch.finfo(output.dtype).eps)
+
+
 def pack_targets(codes, logits):
     """``y`` of a :class:`SoftTargetNetClassifier`: class index, then the teacher's logits."""
     return np.column_stack([codes.astype(np.float32), logits.astype(np.float32)])
+
+
+class _SoftTargets:
+    """One generation's targets by row, on the net's device, for the time of a fit."""
+
+    def __init__(self, codes, teacher_log_probs, device):
+        self.codes = torch.as_tensor(codes, dtype=torch.long, device=device)
+        self.teacher_log_probs = teacher_log_probs.to(device)
+        self.all_labeled = bool((codes != UNLABELED).all())
 
 
 class SoftTargetNetClassifier(NeuralNetClassifier):
     """A NeuralNetClassifier that learns from teacher logits carried in ``y``.
 
     Fit it with ``y = pack_targets(class_indices, teacher_logits)`` (``-1`` for
-    unlabelled rows); predict as usual. The criterion gets
-    ``(student_logits, y, teacher_logits)``; splits stratify on the class indices.
+    unlabelled rows); predict as usual. The criterion is a
+    :class:`~sklearn_selfdistill.nn.DistillationLoss`; splits stratify on the class
+    indices.
+
+    For speed, the packed ``y`` does not go through skorch's data loading: ``fit``
+    keeps the class indices and the teacher's softened log-probabilities (computed
+    once, at the criterion's temperature) in tensors on the net's device, and the
+    batches carry row numbers, so that a batch costs what a batch of plain labels
+    costs plus two lookups. The tensors are released when ``fit`` returns.
+
+    With an :class:`~sklearn_selfdistill.nn.callbacks.AugmentedTeacher` among its
+    callbacks and a ``teacher_net_`` set for the time of the fit, the teacher's logits
+    are instead computed on every training batch as the student sees it.
 
     Parameters
     ----------
@@ -86,7 +116,7 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        # skorch's validation accuracy must read the class column of the packed y.
+        # skorch's validation accuracy must read the class of each row number.
         return [
             (
                 name,
@@ -95,7 +125,7 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
                     name="valid_acc",
                     lower_is_better=False,
                     on_train=False,
-                    target_extractor=_codes,
+                    target_extractor=self._codes_of_rows,
                 )
                 if name == "valid_acc"
                 else callback,
@@ -103,8 +133,34 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
             for name, callback in super()._default_callbacks
         ]
 
+    def _codes_of_rows(self, rows):
+        return self.soft_targets_.codes.cpu().numpy()[np.asarray(rows, dtype=np.int64)]
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Fit on ``y = pack_targets(class_indices, teacher_logits)``; see skorch."""
+        packed = np.asarray(y, dtype=np.float32)
+        if packed.ndim != 2 or packed.shape[1] < 2:
+            raise ValueError(
+                f"SoftTargetNetClassifier is fit on y = pack_targets(class_indices, "
+                f"teacher_logits), shape (n_samples, 1 + n_classes); got shape {packed.shape}."
+            )
+        if not self.initialized_:
+            self.initialize()
+        teacher = self.criterion_.soften_teacher(torch.from_numpy(packed[:, 1:]))
+        self.soft_targets_ = _SoftTargets(packed[:, 0].astype(np.int64), teacher, self.device)
+        self._batch_teacher = None
+        if getattr(self, "teacher_net_", None) is not None and any(
+            isinstance(cb, AugmentedTeacher) for _, cb in self.callbacks_
+        ):
+            self._batch_teacher = self.teacher_net_
+            self._batch_teacher.module_.eval()
+        try:
+            return super().partial_fit(X, np.arange(packed.shape[0]), classes, **fit_params)
+        finally:
+            del self.soft_targets_, self._batch_teacher
+
     def check_data(self, X, y):
-        super().check_data(X, None if y is None else _codes(y))
+        super().check_data(X, None if y is None else self._codes_of_rows(y))
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset = self.get_dataset(X, y)
@@ -112,36 +168,80 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
             return dataset, None
         if y is None:
             return self.train_split(dataset, **fit_params)
-        return self.train_split(dataset, _codes(y), **fit_params)
+        return self.train_split(dataset, self._codes_of_rows(y), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device)
-        return self.criterion_(
-            as_logits(y_pred, self.output_kind), y_true[:, 0].long(), y_true[:, 1:]
+        targets = self.soft_targets_
+        rows = torch.as_tensor(y_true, device=targets.codes.device)
+        if self.criterion_.alpha == 0.0:
+            teacher = None
+        elif training and self._batch_teacher is not None:
+            with torch.no_grad():
+                logits = as_logits(self._batch_teacher.infer(X), self.output_kind)
+                teacher = self.criterion_.soften_teacher(logits)
+        else:
+            teacher = targets.teacher_log_probs[rows]
+        return self.criterion_.from_log_probs(
+            _log_probs(y_pred, self.output_kind),
+            targets.codes[rows],
+            teacher,
+            all_labeled=targets.all_labeled,
         )
-
-
-def _codes(y):
-    return np.asarray(y)[:, 0].astype(np.int64)
 
 
 def _check_module_is_a_class(net):
     if isinstance(net.module, torch.nn.Module):
         raise TypeError(
             f"Pass the module as a class with its arguments as module__* parameters, e.g. "
-            f"NeuralNetClassifier({type(net.module).__name__}, module__num_classes=10), not "
-            f"as an instance: every generation needs freshly initialised weights, and an "
+            f"{type(net).__name__}({type(net.module).__name__}, module__hidden_units=64), "
+            f"not as an instance: every generation needs freshly initialised weights, and an "
             f"instance would be shared, so the teacher would be the student itself."
         )
 
 
+def probe_output(net, X):
+    """The output of a fresh copy of ``net`` on the first two rows of ``X``, in eval mode.
+
+    Torch's random state is left as it was, so that seeding torch before ``fit`` gives
+    generation 0 the weights a plain fit of the net would get.
+    """
+    with torch.random.fork_rng(devices=[]):
+        probe = clone(net).initialize()
+        probe.module_.eval()
+        with torch.inference_mode():
+            return probe.infer(to_tensor(X[:2], device=probe.device))
+
+
+def _plain_loading(net, X):
+    """Whether skorch would only cut ``X`` into batches, with no transform of its own."""
+    return (
+        isinstance(X, np.ndarray | torch.Tensor)
+        and net.dataset is Dataset
+        and net.iterator_valid is DataLoader
+        and "collate_fn" not in net.get_params_for("iterator_valid")
+    )
+
+
 def teacher_logits(net, X, kind):
-    """The net's logits on ``X``, on the CPU, in batches, under inference mode."""
+    """The net's logits on ``X``, on the CPU, in batches, under inference mode.
+
+    When skorch would only cut ``X`` into batches (a numpy array or tensor, the default
+    data set and loader), the batches are sliced directly instead of fetched row by
+    row; otherwise they come from skorch's ``forward_iter``.
+    """
     with torch.inference_mode():
-        outputs = [
-            as_logits(batch, kind).float()
-            for batch in net.forward_iter(X, training=False, device="cpu")
-        ]
+        if _plain_loading(net, X):
+            net.check_is_fitted()
+            net.module_.eval()
+            size = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
+            size = len(X) if size in (None, -1) else size
+            batches = (
+                net.infer(to_tensor(X[start : start + size], device=net.device))
+                for start in range(0, len(X), size)
+            )
+        else:
+            batches = net.forward_iter(X, training=False)
+        outputs = [as_logits(batch, kind).float().cpu() for batch in batches]
     return torch.cat(outputs).numpy()
 
 
@@ -179,7 +279,7 @@ class _LabelledView:
 class SkorchClassifierStudent(Student):
     """Trains skorch ``NeuralNetClassifier`` generations with DistillationLoss."""
 
-    def __init__(self, net, classes, X):
+    def __init__(self, net, classes, X, teacher_predictions="in_sample"):
         if type(net) is not NeuralNetClassifier:
             raise TypeError(
                 f"SelfDistillationClassifier trains skorch.NeuralNetClassifier nets; got "
@@ -187,20 +287,26 @@ class SkorchClassifierStudent(Student):
                 f"would be lost in the distilled generations."
             )
         _check_module_is_a_class(net)
+        if teacher_predictions != "in_sample" and any(
+            isinstance(cb, AugmentedTeacher) for cb in net.callbacks or ()
+        ):
+            raise ValueError(
+                f"AugmentedTeacher needs teacher_predictions='in_sample': it runs the "
+                f"previous generation on every training batch, and a "
+                f"teacher_predictions={teacher_predictions!r} teacher is several nets."
+            )
         self.classes = classes
         self.kind = output_kind(net)
         self._check_module_output(net, X)
 
     def _check_module_output(self, net, X):
         """One forward pass on two rows: shape errors before any training."""
-        probe = clone(net).set_params(classes=np.arange(self.classes.shape[0])).initialize()
-        probe.module_.eval()
-        with torch.inference_mode():
-            out = probe.infer(to_tensor(X[:2], device=probe.device))
+        probe = clone(net).set_params(classes=np.arange(self.classes.shape[0]))
+        out = probe_output(probe, X)
         expected = (min(2, X.shape[0]), self.classes.shape[0])
         if tuple(out.shape) != expected:
             raise ValueError(
-                f"The module {probe.module_.__class__.__name__} returns outputs of shape "
+                f"The module {net.module.__name__} returns outputs of shape "
                 f"{tuple(out.shape)} for 2 input rows; with {self.classes.shape[0]} classes "
                 f"in y it must return {expected}. Set its number of outputs (for example "
                 f"module__num_classes={self.classes.shape[0]})."
@@ -237,7 +343,11 @@ class SkorchClassifierStudent(Student):
             output_kind=self.kind,
         )
         student = SoftTargetNetClassifier(**params)
-        return student.fit(X, pack_targets(targets.codes, targets.logits))
+        student.teacher_net_ = self.teacher
+        try:
+            return student.fit(X, pack_targets(targets.codes, targets.logits))
+        finally:
+            del student.teacher_net_
 
     def output(self, estimator, X):
         return teacher_logits(estimator, X, self.kind)

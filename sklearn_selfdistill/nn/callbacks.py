@@ -7,7 +7,7 @@ from skorch.callbacks import Callback
 from skorch.exceptions import NotInitializedError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-__all__ = ["EMATeacher"]
+__all__ = ["AugmentedTeacher", "EMATeacher"]
 
 
 class EMATeacher(Callback):
@@ -149,3 +149,36 @@ class EMATeacher(Callback):
                 "EMATeacher has no running average: on_train_begin must run before "
                 "on_batch_end and on_train_end; train the net with fit or partial_fit."
             )
+
+
+class AugmentedTeacher(Callback):
+    """Let the teacher see the student's augmented inputs, batch by batch.
+
+    By default a distillation generation computes its teacher's logits once, on the
+    clean training rows, and the student learns from them whatever noise its own
+    inputs get (Noisy Student: the teacher sees clean inputs). With this callback in
+    the net's callbacks, every training batch of a distillation generation gets the
+    teacher's logits on the batch exactly as the student sees it (after
+    :class:`~sklearn_selfdistill.nn.RandAugmentNoise` and any transform of the data
+    set), the "consistent teaching" of Beyer et al. (2022). It costs one teacher
+    forward pass per student step. Validation batches still use the clean logits.
+
+    Generation 0, which has no teacher, ignores it. It needs an in-sample teacher
+    (``teacher_predictions="in_sample"``): a cross-fit teacher is several nets.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sklearn_selfdistill import SelfDistillationClassifier
+    >>> from sklearn_selfdistill.nn import AugmentedTeacher, RandAugmentNoise
+    >>> from sklearn_selfdistill.nn.models import ResNet
+    >>> X = np.random.RandomState(0).rand(16, 3, 8, 8).astype(np.float32)
+    >>> y = np.arange(16) % 2
+    >>> net = NeuralNetClassifier(
+    ...     ResNet, module__num_classes=2, module__num_blocks=(1, 1, 1, 1),
+    ...     max_epochs=1, train_split=None, verbose=0,
+    ...     callbacks=[RandAugmentNoise(num_ops=1), AugmentedTeacher()])
+    >>> SelfDistillationClassifier(net, n_generations=2).fit(X, y).n_generations_
+    2
+    """

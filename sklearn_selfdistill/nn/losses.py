@@ -63,19 +63,39 @@ class DistillationLoss(torch.nn.Module):
         teacher_logits : Tensor of shape (n_samples, n_classes) or None
             None (generation 0) leaves only the cross-entropy.
         """
-        n = student_logits.shape[0]
+        teacher = None
+        if teacher_logits is not None and self.alpha != 0.0:
+            teacher_logits = teacher_logits.to(student_logits.device, student_logits.dtype)
+            teacher = self.soften_teacher(teacher_logits)
+        return self.from_log_probs(F.log_softmax(student_logits, dim=-1), y, teacher)
+
+    def soften_teacher(self, teacher_logits):
+        """``log softmax(teacher_logits / T)``: what :meth:`from_log_probs` takes.
+
+        The teacher's part of the loss depends on its logits only through this, so a
+        training loop can compute it once per generation instead of once per batch.
+        """
+        return F.log_softmax(teacher_logits.float() / self.temperature, dim=-1)
+
+    def from_log_probs(self, student_log_probs, y, teacher_log_probs=None, all_labeled=False):
+        """The same loss from the student's log-probabilities at temperature 1.
+
+        The fast path of the training loop: ``student_log_probs`` is
+        ``log_softmax(student_logits)`` (or the log of a module's probabilities) and
+        ``teacher_log_probs`` is :meth:`soften_teacher` of the teacher's logits (None
+        leaves only the cross-entropy). ``all_labeled=True`` promises that no row of
+        ``y`` is ``-1``, which spares a mask.
+        """
+        n = student_log_probs.shape[0]
         y = y.long()
-        labeled = y != UNLABELED
-        ce = F.cross_entropy(student_logits, y.clamp(min=0), reduction="none")
-        ce = (ce * labeled).sum() / n
-        if teacher_logits is None or self.alpha == 0.0:
+        if all_labeled:
+            ce = F.nll_loss(student_log_probs, y)
+        else:
+            ce = F.nll_loss(student_log_probs, y, ignore_index=UNLABELED, reduction="sum") / n
+        if teacher_log_probs is None or self.alpha == 0.0:
             return ce
         T = self.temperature
-        teacher_logits = teacher_logits.to(student_logits.device, student_logits.dtype)
-        kl = F.kl_div(
-            F.log_softmax(student_logits / T, dim=-1),
-            F.log_softmax(teacher_logits / T, dim=-1),
-            reduction="batchmean",
-            log_target=True,
-        )
-        return self.alpha * T**2 * kl + (1.0 - self.alpha) * ce
+        # log_softmax is shift-invariant: log_softmax(log p / T) = log_softmax(z / T).
+        student_soft = student_log_probs if T == 1.0 else F.log_softmax(student_log_probs / T, -1)
+        kl = F.kl_div(student_soft, teacher_log_probs, reduction="batchmean", log_target=True)
+        return torch.add(kl * (self.alpha * T * T), ce, alpha=1.0 - self.alpha)

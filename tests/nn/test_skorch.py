@@ -2,14 +2,16 @@
 
 import numpy as np
 import pytest
+import skorch
 import torch
+from sklearn.base import clone
 from skorch import NeuralNetClassifier
 
 from sklearn_selfdistill import SelfDistillationClassifier, TemperatureSchedule
-from sklearn_selfdistill.nn import _skorch
+from sklearn_selfdistill.nn import DistillationLoss, _skorch
 from sklearn_selfdistill.nn._skorch import SoftTargetNetClassifier, as_logits
 from sklearn_selfdistill.nn.augment import RandAugmentNoise
-from sklearn_selfdistill.nn.callbacks import EMATeacher
+from sklearn_selfdistill.nn.callbacks import AugmentedTeacher, EMATeacher
 
 SOFTMAX = torch.nn.Softmax(dim=-1)
 
@@ -90,18 +92,22 @@ def test_teacher_logits_are_computed_once_per_generation(data, monkeypatch):
 def test_student_sees_the_teacher_logits_of_the_clean_inputs(data, monkeypatch):
     X, y = data
     seen = []
-    original = SoftTargetNetClassifier.get_loss
+    original = DistillationLoss.from_log_probs
 
-    def recording(self, y_pred, y_true, X=None, training=False):
-        seen.append(torch.as_tensor(y_true)[:, 1:].clone())
-        return original(self, y_pred, y_true, X=X, training=training)
+    def recording(self, student_log_probs, y_, teacher_log_probs=None, all_labeled=False):
+        seen.append((y_.clone(), teacher_log_probs.clone()))
+        return original(self, student_log_probs, y_, teacher_log_probs, all_labeled)
 
-    monkeypatch.setattr(SoftTargetNetClassifier, "get_loss", recording)
+    monkeypatch.setattr(DistillationLoss, "from_log_probs", recording)
     clf = SelfDistillationClassifier(
-        net(batch_size=120, max_epochs=1, iterator_train__shuffle=False), n_generations=2
+        net(batch_size=120, max_epochs=1, iterator_train__shuffle=False),
+        n_generations=2,
+        temperature=3.0,
     ).fit(X, y)
     expected = _skorch.teacher_logits(clf.generations_[0], X, "probabilities")
-    torch.testing.assert_close(seen[0], torch.as_tensor(expected))
+    codes, teacher = seen[0]
+    torch.testing.assert_close(codes, torch.as_tensor(y))
+    torch.testing.assert_close(teacher, torch.log_softmax(torch.as_tensor(expected) / 3.0, -1))
 
 
 @pytest.mark.parametrize(
@@ -201,6 +207,129 @@ def test_randaugment_changes_student_inputs_only(monkeypatch):
     assert len(seen) == 2  # one training batch per generation
     assert not torch.allclose(seen[1], torch.as_tensor(X))
     np.testing.assert_array_equal(teacher_inputs[0], X)
+
+
+def _image_data():
+    rng = np.random.RandomState(0)
+    X = rng.rand(16, 3, 8, 8).astype(np.float32)
+    return X, (X[:, 0].mean(axis=(1, 2)) > 0.5).astype(np.int64)
+
+
+def _image_net(callbacks):
+    return NeuralNetClassifier(
+        Tiny,
+        module__in_features=192,
+        module__num_classes=2,
+        max_epochs=1,
+        batch_size=8,
+        train_split=None,
+        verbose=0,
+        callbacks=callbacks,
+    )
+
+
+def _record_inputs(monkeypatch):
+    """The students' training inputs, and what other nets see inside a student's loss."""
+    seen = {"student": [], "teacher": []}
+    in_loss = []
+    student_infer, plain_infer = SoftTargetNetClassifier.infer, NeuralNetClassifier.infer
+    student_loss = SoftTargetNetClassifier.get_loss
+
+    def student(self, x, **kwargs):
+        if self.module_.training:
+            seen["student"].append(torch.as_tensor(x).clone())
+        return student_infer(self, x, **kwargs)
+
+    def teacher(self, x, **kwargs):
+        if in_loss and type(self) is NeuralNetClassifier:
+            seen["teacher"].append(torch.as_tensor(x).clone())
+        return plain_infer(self, x, **kwargs)
+
+    def loss(self, *args, **kwargs):
+        in_loss.append(True)
+        try:
+            return student_loss(self, *args, **kwargs)
+        finally:
+            in_loss.pop()
+
+    monkeypatch.setattr(SoftTargetNetClassifier, "infer", student)
+    monkeypatch.setattr(SoftTargetNetClassifier, "get_loss", loss)
+    monkeypatch.setattr(NeuralNetClassifier, "infer", teacher)
+    return seen
+
+
+def test_augmented_teacher_sees_the_student_batches(monkeypatch):
+    X, y = _image_data()
+    seen = _record_inputs(monkeypatch)
+    torch.manual_seed(0)
+    net = _image_net([RandAugmentNoise(num_ops=2, magnitude=15), AugmentedTeacher()])
+    SelfDistillationClassifier(net, n_generations=2).fit(X, y)
+    assert len(seen["teacher"]) == len(seen["student"]) == 2  # one per training batch
+    for teacher_input, student_input in zip(seen["teacher"], seen["student"], strict=True):
+        torch.testing.assert_close(teacher_input, student_input)
+    assert not np.allclose(torch.cat(seen["student"]).numpy(), X)  # augmented
+
+
+def test_without_augmented_teacher_no_teacher_pass_per_step(monkeypatch):
+    X, y = _image_data()
+    seen = _record_inputs(monkeypatch)
+    torch.manual_seed(0)
+    net = _image_net([RandAugmentNoise(num_ops=2, magnitude=15)])
+    SelfDistillationClassifier(net, n_generations=2).fit(X, y)
+    assert len(seen["student"]) == 2
+    assert seen["teacher"] == []
+
+
+def test_augmented_teacher_with_a_cross_fit_teacher_is_refused(capsys):
+    X, y = _image_data()
+    net = _image_net([AugmentedTeacher()])
+    clf = SelfDistillationClassifier(net, teacher_predictions="cross_fit", cv=2, verbose=1)
+    with pytest.raises(ValueError, match="AugmentedTeacher needs teacher_predictions='in_sa"):
+        clf.fit(X, y)
+    assert capsys.readouterr().out == ""  # refused before generation 0
+
+
+def test_alpha_zero_generation_is_the_plain_skorch_fit_bit_for_bit(data):
+    X, y = data
+    plain = net(max_epochs=2, iterator_train__shuffle=True)
+    torch.manual_seed(3)
+    expected = clone(plain).fit(X, y)
+    student = _skorch.SkorchClassifierStudent(plain, np.arange(3), X)
+    targets = student.targets(student.base_targets(y), np.zeros((120, 3)), 0.0, 4.0)
+    torch.manual_seed(3)
+    generation = student.fit(clone(plain), X, targets, None)
+    assert type(generation) is SoftTargetNetClassifier
+    for a, b in zip(expected.module_.parameters(), generation.module_.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert generation.history[:, "train_loss"] == expected.history[:, "train_loss"]
+
+
+def test_seeding_torch_before_fit_gives_generation_zero_the_plain_weights(data):
+    X, y = data
+    torch.manual_seed(5)
+    plain = net(iterator_train__shuffle=True).fit(X, y)
+    torch.manual_seed(5)
+    clf = SelfDistillationClassifier(net(iterator_train__shuffle=True), n_generations=1)
+    first = clf.fit(X, y).generations_[0]
+    for a, b in zip(plain.module_.parameters(), first.module_.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dataset", ["default", "custom"])
+def test_teacher_logits_match_the_nets_own_outputs(data, dataset):
+    X, y = data
+
+    class Scaled(skorch.dataset.Dataset):
+        def transform(self, X, y):
+            Xt, yt = super().transform(X, y)
+            return Xt * 2, yt
+
+    kwargs = {"batch_size": 50} if dataset == "default" else {"dataset": Scaled}
+    fitted = net(**kwargs).fit(X, y)
+    proba = fitted.predict_proba(X)  # goes through the net's own data set
+    logits = _skorch.teacher_logits(fitted, X, "probabilities")
+    assert logits.dtype == np.float32 and logits.shape == (120, 3)
+    np.testing.assert_allclose(torch.softmax(torch.as_tensor(logits), -1), proba, rtol=1e-5)
 
 
 # -- bad input, before any training ----------------------------------------------------

@@ -1,0 +1,116 @@
+"""The adapter that trains skorch ``NeuralNetRegressor`` generations on blended targets.
+
+Every generation, generation 0 included, is a clone of the user's own net: skorch
+re-initializes the module and the optimizer on ``fit``, so each generation starts from
+fresh weights, and its teacher is the previous generation's fitted net, a separate
+object used in eval mode only. The teacher's outputs on the training rows are computed
+once per generation, in batches, under ``torch.inference_mode()`` and kept on the CPU;
+generation ``g >= 1`` is fit on ``alpha * teacher + (1 - alpha) * y``, in float32.
+
+The targets take the shape of the module's output, found with one forward pass on two
+rows before any training: a 1-D ``y`` becomes a column for a module that returns
+``(N, 1)`` (skorch would otherwise broadcast the loss over ``(N, N)`` pairs), and
+predictions are flattened back.
+"""
+
+import numpy as np
+import torch
+from sklearn.metrics import r2_score
+from sklearn.utils import get_tags
+from skorch import NeuralNetRegressor
+
+from .._students import Student
+from . import _skorch
+from ._skorch import _check_module_is_a_class
+
+
+class _FlatView:
+    """A fitted net whose ``(N, 1)`` predictions are seen as the 1-D ``y`` it was given."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def predict(self, X):
+        return self.net.predict(X).reshape(-1)
+
+    def score(self, X, y, sample_weight=None):
+        return r2_score(y, self.predict(X), sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        return get_tags(self.net)
+
+
+class SkorchRegressorStudent(Student):
+    """Trains skorch ``NeuralNetRegressor`` generations on blended float32 targets.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetRegressor
+        The user's net, with the module as a class.
+    X : ndarray of shape (n_samples, ...)
+        Training inputs, float32; two rows are used to probe the module's output.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Targets as the user passed them.
+
+    Attributes
+    ----------
+    flattens : bool
+        Whether ``y`` is 1-D while the module returns ``(N, 1)``: the net is then fit on
+        a column and its predictions must be flattened back to 1-D.
+    """
+
+    def __init__(self, net, X, y):
+        if type(net) is not NeuralNetRegressor:
+            raise TypeError(
+                f"SelfDistillationRegressor trains skorch.NeuralNetRegressor nets; got "
+                f"{type(net).__name__}. Subclasses of NeuralNetRegressor are not supported "
+                f"yet, and a NeuralNetClassifier belongs in SelfDistillationClassifier."
+            )
+        _check_module_is_a_class(net)
+        self.target_shape = self._target_shape(net, X, y)
+        self.flattens = y.ndim == 1 and self.target_shape == (1,)
+
+    @staticmethod
+    def _target_shape(net, X, y):
+        """The shape of one row of the net's targets, from one forward pass on two rows."""
+        out = _skorch.probe_output(net, X)
+        name = net.module.__name__
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(
+                f"The module {name} returns a {type(out).__name__}; SelfDistillationRegressor "
+                f"needs one tensor of predictions per batch."
+            )
+        n_rows = min(2, X.shape[0])
+        row_shape = tuple(out.shape[1:])
+        allowed = [(), (1,)] if y.ndim == 1 else [y.shape[1:]]
+        if out.shape[0] != n_rows or row_shape not in allowed:
+            expected = " or ".join(str((n_rows, *shape)) for shape in allowed)
+            raise ValueError(
+                f"The module {name} returns outputs of shape {tuple(out.shape)} for "
+                f"{n_rows} input rows; y of shape {y.shape} needs {expected}. Set its "
+                f"number of outputs (for example module__num_classes="
+                f"{1 if y.ndim == 1 else y.shape[1]} for sklearn_selfdistill.nn.models.MLP)."
+            )
+        return row_shape
+
+    def base_targets(self, y):
+        """``y`` in the net's target shape, float32."""
+        return np.asarray(y, dtype=np.float32).reshape((y.shape[0], *self.target_shape))
+
+    def targets(self, base, teacher_output, alpha, temperature):
+        # Blended in float64, handed to the net in float32.
+        teacher = np.asarray(teacher_output, dtype=np.float64)
+        blended = alpha * teacher + (1 - alpha) * base.astype(np.float64)
+        return blended.astype(np.float32)
+
+    def fit(self, estimator, X, targets, sample_weight):
+        # sample_weight is always None: the meta-estimator refuses it before any training,
+        # as NeuralNetRegressor.fit takes none.
+        return estimator.fit(X, targets)
+
+    def output(self, estimator, X):
+        # A regression net's raw outputs are left alone by ``as_logits(..., "logits")``.
+        return _skorch.teacher_logits(estimator, X, "logits")
+
+    def scoring_view(self, model, X):
+        return _FlatView(model) if self.flattens else model
