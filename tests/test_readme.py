@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -23,8 +25,13 @@ def _run(code):
     ).stdout
 
 
+def _block_with(text):
+    (block,) = [b for b in _python_blocks() if text in b]
+    return block
+
+
 def test_quick_start_runs_and_reports_every_generation():
-    quick_start = _python_blocks()[-1]
+    quick_start = _block_with("test accuracy per generation")
     out = _run(quick_start)
     per_generation = re.search(r"test accuracy per generation: \[(.*)\]", out).group(1)
     assert len(per_generation.split(",")) == 4
@@ -60,6 +67,16 @@ def _tables(text):
 def test_readme_quotes_the_benchmark_tables_as_they_are():
     results = README.parent / "benchmarks" / "results"
     readme = README.read_text()
-    for name in ("krr_toy.md", "krr_speed.md"):
+    for name in ("krr_toy.md", "krr_speed.md", "nn_overhead.md"):
         for table in _tables((results / name).read_text()):
             assert table in readme, f"README.md does not quote {name} as it stands"
+
+
+def test_neural_network_example_trains_three_generations():
+    pytest.importorskip("skorch")
+    out = _run(_block_with("NeuralNetClassifier("))
+    assert "skorch epochs of generation 2: 10" in out
+    accuracies = re.search(r"validation accuracy per generation: \[(.*)\]", out).group(1)
+    assert len(accuracies.split(",")) == 3
+    assert all(0.5 < float(a) <= 1 for a in accuracies.split(","))
+    assert out.count("[SelfDistillationClassifier] generation") == 3
