@@ -203,9 +203,20 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             X_scored, y_scored = _safe_indexing(X, scored), y[scored]
         scorer = check_scoring(estimator, scoring=self.scoring)
 
-        self.generations_ = []
-        self.history_ = []
+        # Private hooks for the command line's resumable lineages (not parameters, so
+        # clone() drops them): generations already fitted, as (model, history row)
+        # pairs, to continue from; and a callable(generation, model, history_row)
+        # called as soon as each new generation is fitted and scored.
+        initial = list(getattr(self, "_initial_generations", None) or ())
+        if initial and self.teacher_predictions != "in_sample":
+            raise ValueError(
+                "Resuming from fitted generations needs teacher_predictions='in_sample': "
+                "a cross-fit teacher would have to be refit on its own targets."
+            )
+        self.generations_ = [model for model, _ in initial]
+        self.history_ = [dict(row) for _, row in initial]
         self.termination_condition_ = "max_generations"
+        on_generation_end = getattr(self, "_on_generation_end", None)
 
         def record(model, generation, temperature, start):
             """Score a new generation, keep it, report it; return its validation score."""
@@ -229,6 +240,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 }
             )
             self._report(self.history_[-1])
+            if on_generation_end is not None:
+                on_generation_end(generation, model, self.history_[-1])
             return validation_score
 
         if not np.isfinite(self.n_generations):
@@ -271,8 +284,14 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
         """The generation loop, with the plateau stop."""
         best_score, stalled = -np.inf, 0
+        for row in self.history_:  # generations resumed from, if any
+            score = row["validation_score"]
+            if score is not None and score > best_score + self.tol:
+                best_score, stalled = score, 0
+            elif score is not None:
+                stalled += 1
         targets = base_train
-        for generation in range(self.n_generations):
+        for generation in range(len(self.generations_), self.n_generations):
             start = time.perf_counter()
             temperature = None
             if generation > 0:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.base import clone
-from sklearn.datasets import load_iris, make_regression
+from sklearn.datasets import load_digits, load_iris, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -341,3 +341,60 @@ def test_a_failing_generation_keeps_the_fitted_ones(regression):
     assert len(partial) == 2 and len(info.value.partial_history) == 2
     np.testing.assert_allclose(partial[0].predict(X), Ridge().fit(X, y).predict(X))
     assert "generation 2 failed; generations 0..1 were fitted" in "".join(info.value.__notes__)
+
+
+# -- the private hooks of the command line's resumable lineages -------------------------
+
+
+def test_generation_end_hook_sees_each_generation_as_it_is_fitted():
+    X, y = load_digits(return_X_y=True)
+    seen = []
+    clf = SelfDistillationClassifier(LogisticRegression(max_iter=200), n_generations=3)
+
+    def hook(generation, model, row):
+        # Called before the next generation exists.
+        seen.append((generation, model, row["generation"], len(clf.generations_)))
+
+    clf._on_generation_end = hook
+    clf.fit(X / 16, y)
+    assert [s[0] for s in seen] == [0, 1, 2]
+    assert [s[1] for s in seen] == clf.generations_
+    assert [s[2] for s in seen] == [0, 1, 2]
+    assert [s[3] for s in seen] == [1, 2, 3]
+
+
+def test_resuming_from_fitted_generations_fits_only_the_missing_ones(monkeypatch):
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    full = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), n_generations=3, random_state=0
+    ).fit(X, y)
+    fits = []
+    original_fit = LogisticRegression.fit
+
+    def counting_fit(self, X, y, sample_weight=None):
+        fits.append(1)
+        return original_fit(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(LogisticRegression, "fit", counting_fit)
+    resumed = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), n_generations=3, random_state=0
+    )
+    resumed._initial_generations = list(zip(full.generations_[:2], full.history_[:2], strict=True))
+    resumed.fit(X, y)
+    assert len(fits) == 1  # generation 2 only
+    assert resumed.generations_[:2] == full.generations_[:2]
+    np.testing.assert_allclose(resumed.generations_[2].coef_, full.generations_[2].coef_)
+    assert [row["generation"] for row in resumed.history_] == [0, 1, 2]
+
+
+def test_resuming_needs_an_in_sample_teacher():
+    X, y = load_digits(return_X_y=True)
+    first = SelfDistillationClassifier(LogisticRegression(max_iter=200), n_generations=1)
+    first.fit(X / 16, y)
+    clf = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), teacher_predictions="cross_fit", n_generations=2
+    )
+    clf._initial_generations = list(zip(first.generations_, first.history_, strict=True))
+    with pytest.raises(ValueError, match="Resuming from fitted generations needs"):
+        clf.fit(X / 16, y)
