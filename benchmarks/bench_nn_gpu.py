@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _data import FASHION_MNIST_DIR, load_fashion_mnist
 from skorch import NeuralNetClassifier
 
 from sklearn_selfdistill import SelfDistillationClassifier
+from sklearn_selfdistill.datasets import load_fashion_mnist
 from sklearn_selfdistill.nn.models import ResNet, ResNet18
 
 RESULTS = Path(__file__).parent / "results" / "nn_gpu.md"
@@ -61,14 +61,13 @@ TINY = torch.finfo(torch.float32).tiny
 # -- data --------------------------------------------------------------------------------
 
 
-def load_padded_fashion_mnist(data_dir=FASHION_MNIST_DIR, split="train"):
+def load_padded_fashion_mnist(data_dir=None, split="train"):
     """Images of shape (n, 1, 32, 32), float32 in [0, 1], and int64 labels.
 
     The 28x28 images get 2 zero pixels on every side, the input size of CIFAR nets.
     """
-    images, labels = load_fashion_mnist(data_dir, split)
-    X = np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, None].astype(np.float32) / 255
-    return X, labels
+    images, labels = load_fashion_mnist(split=split, data_home=data_dir)
+    return np.pad(images, ((0, 0), (0, 0), (2, 2), (2, 2))), labels
 
 
 # -- the four measurements ---------------------------------------------------------------
@@ -296,7 +295,7 @@ def to_markdown(summary, args, n_train, command):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=FASHION_MNIST_DIR)
+    parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--n-train", type=int, default=None, help="default: all 60000")

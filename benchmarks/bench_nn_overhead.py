@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _data import FASHION_MNIST_DIR, load_fashion_mnist
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from skorch import NeuralNetClassifier
 
+from sklearn_selfdistill.datasets import load_fashion_mnist
 from sklearn_selfdistill.nn._skorch import SkorchClassifierStudent
 from sklearn_selfdistill.nn.models import MLP
 
@@ -147,15 +147,17 @@ def table(times, target):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run, no result file")
-    parser.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST IDX files")
+    parser.add_argument(
+        "--data-dir", default=None, help="Fashion-MNIST folder (default: the library's search)"
+    )
     args = parser.parse_args()
     repeats = 1 if args.quick else 7
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     sections = ["# Overhead of a distillation generation (CPU)\n"]
 
-    images, labels = load_fashion_mnist(args.data_dir)
+    images, labels = load_fashion_mnist(flatten=True, data_home=args.data_dir)
     n_rows, epochs = (1000, 1) if args.quick else (20000, 10)
-    X = (images[:n_rows].reshape(n_rows, -1) / 255).astype(np.float32)
+    X = images[:n_rows]
     times = study(X, labels[:n_rows], epochs, 128, repeats)
     sections.append(
         f"## Fashion-MNIST\n\nMLP 784-256-256-10 on the first {n_rows} training images, "

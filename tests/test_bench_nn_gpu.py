@@ -59,17 +59,6 @@ def test_reads_and_pads_fashion_mnist(fake_fashion_mnist):
     assert X[:, 0, 2:30, 2:30].min() > 0
 
 
-def test_rejects_a_file_that_is_not_idx(tmp_path):
-    path = tmp_path / "train-images-idx3-ubyte.gz"
-    with gzip.open(path, "wb") as file:
-        file.write(b"\x1f\x8b not idx")
-    _load_benchmark()
-    import _data
-
-    with pytest.raises(ValueError, match=r"is not an IDX file: its header starts with"):
-        _data.read_idx(path)
-
-
 @pytest.mark.parametrize(
     "options, settings",
     [
