@@ -300,8 +300,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                     student, estimator, X_train, targets, sw_train, y_train
                 )
                 targets = student.targets(base_train, teacher_output, self.alpha, temperature)
-                if self.teacher_predictions == "in_sample":
-                    student.teacher = self.generations_[-1]
+                student.teacher = self.generations_[-1]
             model = student.fit(clone(estimator), X_train, targets, sw_train)
             student.teacher = None
             validation_score = record(model, generation, temperature, start)

@@ -60,6 +60,19 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     times the teacher's soft distribution on them (the ground-truth term has weight
     0 there). This is Noisy Student without the noise.
 
+    A :class:`skorch.NeuralNetClassifier` (the ``torch`` extra; the module passed as
+    a class) is trained as Born-Again networks: generation ``g >= 1`` starts from
+    fresh weights and a fresh optimizer (from its teacher's weights if the net has
+    ``warm_start=True``) and minimises
+    :class:`~sklearn_selfdistill.nn.DistillationLoss`,
+    ``alpha * T**2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE(y, p_student)``,
+    against the teacher's logits on the training rows, computed once per generation in
+    eval mode. The module may return probabilities (skorch's default ``NLLLoss``) or
+    logits (``criterion=torch.nn.CrossEntropyLoss``). Noise for the student comes from
+    the net: dropout, stochastic depth,
+    :class:`~sklearn_selfdistill.nn.RandAugmentNoise`; the mean teacher from
+    :class:`~sklearn_selfdistill.nn.EMATeacher`.
+
     Parameters
     ----------
     estimator : estimator object, default=None

@@ -52,7 +52,9 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     are 1-D again; a 2-D ``y`` needs a module that returns its number of columns. One
     forward pass on two rows checks this before any training. ``sample_weight``,
     ``NaN`` and subclasses of ``NeuralNetRegressor`` are refused;
-    ``generations_[g].history`` is that generation's skorch history.
+    ``generations_[g].history`` is that generation's skorch history. With the net's
+    ``warm_start=True``, generation ``g >= 1`` starts from its teacher's weights
+    instead (with a fresh optimizer).
 
     Parameters
     ----------

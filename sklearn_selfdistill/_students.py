@@ -50,9 +50,9 @@ def is_skorch_net(estimator):
 class Student:
     """What every student shares: scoring a fitted generation is scoring the model.
 
-    ``teacher`` is set by the generation loop before each ``fit``: the fitted
-    generation whose outputs the targets hold, or None for generation 0 and for a
-    cross-fit teacher (several models).
+    ``teacher`` is set by the generation loop before each ``fit``: the previous
+    fitted generation (whose outputs the targets hold, unless the teacher predictions
+    are cross-fit), or None for generation 0.
     """
 
     teacher = None

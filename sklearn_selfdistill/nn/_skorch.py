@@ -199,6 +199,19 @@ def _check_module_is_a_class(net):
         )
 
 
+def start_from_teacher(net, teacher):
+    """With the user's ``warm_start=True``: ``net`` starts from the teacher's weights.
+
+    The net is initialized (a fresh optimizer) and the teacher's module state is
+    copied into it, so skorch's ``fit`` continues from there instead of re-initializing.
+    Without ``warm_start``, or without a teacher (generation 0), ``net`` is unchanged.
+    """
+    if net.warm_start and teacher is not None:
+        net.initialize()
+        net.module_.load_state_dict(teacher.module_.state_dict())
+    return net
+
+
 def probe_output(net, X):
     """The output of a fresh copy of ``net`` on the first two rows of ``X``, in eval mode.
 
@@ -342,7 +355,7 @@ class SkorchClassifierStudent(Student):
             criterion__temperature=targets.temperature,
             output_kind=self.kind,
         )
-        student = SoftTargetNetClassifier(**params)
+        student = start_from_teacher(SoftTargetNetClassifier(**params), self.teacher)
         student.teacher_net_ = self.teacher
         try:
             return student.fit(X, pack_targets(targets.codes, targets.logits))

@@ -106,7 +106,7 @@ class SkorchRegressorStudent(Student):
     def fit(self, estimator, X, targets, sample_weight):
         # sample_weight is always None: the meta-estimator refuses it before any training,
         # as NeuralNetRegressor.fit takes none.
-        return estimator.fit(X, targets)
+        return _skorch.start_from_teacher(estimator, self.teacher).fit(X, targets)
 
     def output(self, estimator, X):
         # A regression net's raw outputs are left alone by ``as_logits(..., "logits")``.

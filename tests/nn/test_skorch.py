@@ -315,6 +315,41 @@ def test_seeding_torch_before_fit_gives_generation_zero_the_plain_weights(data):
         assert torch.equal(a, b)
 
 
+class _Weights(skorch.callbacks.Callback):
+    """Records every net's module weights when training begins and ends (class-wide)."""
+
+    log = []
+
+    def on_train_begin(self, net, **kwargs):
+        _Weights.log.append(("begin", _state(net)))
+
+    def on_train_end(self, net, **kwargs):
+        _Weights.log.append(("end", _state(net)))
+
+
+def _state(net):
+    return {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_warm_start_starts_each_generation_from_its_teacher(data, warm_start):
+    X, y = data
+    _Weights.log = []
+    clf = SelfDistillationClassifier(
+        net(warm_start=warm_start, callbacks=[_Weights()]), n_generations=3
+    ).fit(X, y)
+    _, (_, end0), (_, begin1), (_, end1), (_, begin2), _ = _Weights.log
+    assert _same(end0, _state(clf.generations_[0]))  # the teacher is left as it was
+    assert _same(begin1, end0) is warm_start
+    assert _same(begin2, end1) is warm_start
+    assert not _same(end1, end0)  # and the student trained from there
+    assert clf.generations_[1].module_ is not clf.generations_[0].module_
+
+
 @pytest.mark.parametrize("dataset", ["default", "custom"])
 def test_teacher_logits_match_the_nets_own_outputs(data, dataset):
     X, y = data

@@ -351,3 +351,36 @@ def test_module_returning_a_tuple_is_refused(data):
 
     with pytest.raises(TypeError, match=r"returns a tuple.*one tensor of predictions"):
         SelfDistillationRegressor(net(Pair)).fit(X, y)
+
+
+class _Weights(Callback):
+    """Records every net's module weights when training begins and ends (class-wide)."""
+
+    log = []
+
+    def on_train_begin(self, net, **kwargs):
+        _Weights.log.append(_state(net))
+
+    def on_train_end(self, net, **kwargs):
+        _Weights.log.append(_state(net))
+
+
+def _state(net):
+    return {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_warm_start_starts_each_generation_from_its_teacher(data, warm_start):
+    X, y = data
+    _Weights.log = []
+    reg = SelfDistillationRegressor(
+        net(warm_start=warm_start, callbacks=[_Weights()]), n_generations=2
+    ).fit(as_net_input(X), y)
+    _begin0, end0, begin1, end1 = _Weights.log
+    assert _same(end0, _state(reg.generations_[0]))
+    assert _same(begin1, end0) is warm_start
+    assert not _same(end1, end0)
