@@ -1,0 +1,297 @@
+"""The configuration of ``sklearn-selfdistill train``: the shipped YAML, a file, ``key=value``.
+
+The shipped ``configs/default.yaml`` is also the schema: a key it does not have is an
+error. Every value is checked here, before any data is loaded or any net trained; the
+values that end up as parameters of :class:`~sklearn_selfdistill.SelfDistillationClassifier`
+are checked by the library's own parameter validation.
+"""
+
+import difflib
+from dataclasses import dataclass
+from importlib.resources import files
+from numbers import Integral, Real
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from ._errors import ConfigError
+
+__all__ = ["RESUMABLE_KEYS", "SCHEMA", "describe_keys", "load_config", "to_yaml"]
+
+MODELS = ("mlp", "resnet18", "resnet34", "vit_small")
+DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10")
+# Sections whose ``name`` can be set as ``section=value``, as Hydra selects a config group.
+_GROUPS = ("model", "data")
+#: Keys that ``train --resume`` may change: they do not change what a generation is.
+RESUMABLE_KEYS = (
+    "generations.max_generations",
+    "device",
+    "threads",
+    "verbose",
+    "training.verbose",
+    "data.data_home",
+    "data.download",
+)
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What one key takes: a test, its description, and the library parameter it becomes."""
+
+    accepts: object
+    allowed: str
+    parameter: str = None
+
+
+def _choice(*options):
+    # Compared with their types, so that true is not taken for 1.
+    names = ["null" if option is None else str(option) for option in options]
+    return _Key(
+        lambda v: any(v == option and type(v) is type(option) for option in options),
+        ", ".join(names[:-1]) + f" or {names[-1]}",
+    )
+
+
+def _int_at_least(low, parameter=None):
+    return _Key(lambda v: _is_int(v) and v >= low, f"an int >= {low}", parameter)
+
+
+_BOOLEAN = _Key(lambda v: isinstance(v, bool), "true or false")
+
+SCHEMA = {
+    "model.name": _choice(*MODELS),
+    "model.autocast_dtype": _choice(None, "bfloat16", "float16"),
+    "data.name": _choice(*DATASETS),
+    "data.data_home": _Key(lambda v: v is None or isinstance(v, str), "null or a folder"),
+    "data.download": _BOOLEAN,
+    "training.epochs": _int_at_least(1),
+    "training.batch_size": _int_at_least(1),
+    "training.optimizer": _choice("sgd", "adam", "adamw"),
+    "training.lr": _Key(lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "training.momentum": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "training.weight_decay": _Key(lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "training.lr_schedule": _choice("constant", "cosine"),
+    "training.verbose": _BOOLEAN,
+    "distillation.alpha": _Key(_is_number, "a number in [0, 1]", "alpha"),
+    "distillation.temperature": _Key(_is_number, "a number > 0", "temperature"),
+    "distillation.noisy_student": _BOOLEAN,
+    "distillation.ema_decay": _Key(
+        lambda v: v is None or _is_number(v), "null (off) or a number in [0, 1)"
+    ),
+    "generations.max_generations": _int_at_least(1, "n_generations"),
+    "generations.plateau_patience": _Key(
+        lambda v: v is None or _is_int(v), "null (off) or an int >= 1", "n_iter_no_change"
+    ),
+    "generations.validation_fraction": _Key(
+        _is_number, "a number in (0, 1)", "validation_fraction"
+    ),
+    "device": _Key(lambda v: isinstance(v, str), "cpu, cuda, cuda:N or mps"),
+    "threads": _Key(lambda v: v is None or (_is_int(v) and v >= 1), "null or an int >= 1"),
+    "seed": _int_at_least(0, "random_state"),
+    "verbose": _choice(0, 1, 2),
+}
+
+
+def describe_keys():
+    """One line per key of the schema: the key and what it takes."""
+    width = max(map(len, SCHEMA))
+    return "\n".join(f"  {key:<{width}}  {spec.allowed}" for key, spec in SCHEMA.items())
+
+
+def _flatten(mapping, prefix=""):
+    flat = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _normalize(flat, source):
+    """Check the keys of ``flat`` (from ``source``) and expand ``model=...``/``data=...``."""
+    normalized = {}
+    for key, value in flat.items():
+        if key in _GROUPS:
+            key = f"{key}.name"
+        if key not in SCHEMA:
+            sections = {k.split(".")[0] for k in SCHEMA if "." in k}
+            if key in sections:
+                reason = f"{key!r} is a section; set one of its keys ({key}.<key>=value)"
+            else:
+                close = difflib.get_close_matches(key, SCHEMA, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                reason = f"unknown config key {key!r}{hint}"
+            raise ConfigError(f"{source}: {reason}. Valid keys:\n{describe_keys()}")
+        normalized[key] = value
+    return normalized
+
+
+def _read(container, source):
+    try:
+        return OmegaConf.to_container(container, resolve=True)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot read {source}: {exc}") from None
+
+
+def _load_file(path, source):
+    try:
+        loaded = OmegaConf.load(path)
+    except (OSError, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(f"cannot read the config file {source}: {exc}") from None
+    content = _read(loaded, source)
+    if not isinstance(content, dict):
+        raise ConfigError(f"the config file {source} must hold a mapping of keys to values.")
+    return _normalize(_flatten(content), source)
+
+
+def _parse_overrides(overrides):
+    values = {}
+    for override in overrides:
+        key, sep, _ = override.partition("=")
+        if not sep or not key:
+            raise ConfigError(
+                f"cannot read the override {override!r}: overrides are key=value, e.g. "
+                f"training.epochs=10. Valid keys:\n{describe_keys()}"
+            )
+        try:
+            parsed = OmegaConf.from_dotlist([override])
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"cannot read the override {override!r}: {exc}") from None
+        values.update(_normalize(_flatten(_read(parsed, override)), f"the override {override!r}"))
+    return values
+
+
+def _check_values(flat):
+    errors = [
+        f"{key}={flat[key]!r}: must be {spec.allowed}"
+        for key, spec in SCHEMA.items()
+        if not spec.accepts(flat[key])
+    ]
+    errors += _check_with_the_libraries(
+        {key: value for key, value in flat.items() if SCHEMA[key].accepts(value)}
+    )
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+
+
+def _check_with_the_libraries(values):
+    """SelfDistillationClassifier's checks (one parameter at a time), EMATeacher's, torch's."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from .._classifier import SelfDistillationClassifier
+    from ..nn.callbacks import EMATeacher
+
+    errors = []
+    for key, value in values.items():
+        if SCHEMA[key].parameter is None or value is None:
+            continue
+        try:
+            SelfDistillationClassifier(**{SCHEMA[key].parameter: value})._validate_params()
+        except InvalidParameterError as exc:
+            errors.append(f"{key}={value!r}: {exc}")
+    decay = values.get("distillation.ema_decay")
+    if decay is not None:
+        try:
+            EMATeacher(decay=decay).initialize()
+        except ValueError as exc:
+            errors.append(f"distillation.ema_decay={decay!r}: {exc}")
+    if "device" in values:
+        errors += _check_device(values["device"])
+    return errors
+
+
+def _check_device(device):
+    import torch
+
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        return [f"device={device!r}: {exc}. Use {SCHEMA['device'].allowed}."]
+    count = {
+        "cpu": 1,
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": int(torch.backends.mps.is_available()),
+    }.get(device.type, 0)
+    if count <= (device.index or 0):
+        return [
+            f"device={str(device)!r}: torch finds {count} {device.type} device(s) on this "
+            f"machine; use device=cpu (or {SCHEMA['device'].allowed} where available)."
+        ]
+    return []
+
+
+def _unflatten(flat):
+    nested = {}
+    for key, value in flat.items():
+        *sections, leaf = key.split(".")
+        target = nested
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[leaf] = value
+    return nested
+
+
+def default_config_path():
+    """The shipped default configuration file."""
+    return files("sklearn_selfdistill") / "configs" / "default.yaml"
+
+
+def load_config(config_file=None, overrides=(), base=None, resumable_only=False):
+    """The resolved configuration: defaults, then ``config_file``, then ``overrides``.
+
+    Parameters
+    ----------
+    config_file : path-like or None
+        A YAML file; the keys it sets replace the defaults.
+    overrides : sequence of str
+        ``key=value`` items, applied last, in order.
+    base : str or None
+        YAML text of a resolved configuration to start from instead of the defaults
+        (a run's ``config.yaml`` when resuming).
+    resumable_only : bool
+        Refuse overrides of keys outside ``RESUMABLE_KEYS``.
+
+    Returns
+    -------
+    config : omegaconf.DictConfig
+        Read-only; every key of the schema is present and valid.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key or a bad value, with the valid keys or the allowed values.
+    """
+    with default_config_path().open() as file:
+        flat = _load_file(file, "the default configuration")
+    if base is not None:
+        flat.update(_normalize(_flatten(_read(OmegaConf.create(base), "the run")), "the run"))
+    if config_file is not None:
+        flat.update(_load_file(config_file, str(config_file)))
+    changes = _parse_overrides(overrides)
+    if resumable_only:
+        fixed = sorted(key for key in changes if key not in RESUMABLE_KEYS)
+        if fixed:
+            raise ConfigError(
+                f"a resumed run keeps the configuration of its finished generations; "
+                f"{', '.join(fixed)} cannot change. Keys that can: {', '.join(RESUMABLE_KEYS)}."
+            )
+    flat.update(changes)
+    _check_values(flat)
+    config = OmegaConf.create(_unflatten(flat))
+    OmegaConf.set_readonly(config, True)
+    return config
+
+
+def to_yaml(config):
+    """The configuration as YAML text."""
+    return OmegaConf.to_yaml(config)

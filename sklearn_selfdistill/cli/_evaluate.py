@@ -1,0 +1,119 @@
+"""``sklearn-selfdistill evaluate``: the generations of runs side by side on the test split."""
+
+import io
+
+import numpy as np
+
+from .._lineage import Lineage, LineageError, atomic_write
+from ._build import build_net, load_split, restore_net
+from ._config import load_config
+from ._train import accuracy
+
+__all__ = ["PLOT_NAME", "evaluate", "require_matplotlib"]
+
+#: The plot's file name in each run folder.
+PLOT_NAME = "accuracy.png"
+
+
+def require_matplotlib():
+    """Fail early, before any evaluation, when the plot cannot be drawn."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "sklearn-selfdistill evaluate draws its plot with matplotlib, which is not "
+            "installed: pip install matplotlib"
+        ) from exc
+
+
+def _evaluate_run(path, device):
+    """Test accuracy of every finished generation of a run and of their ensemble."""
+    lineage = Lineage(path)
+    finished = lineage.finished()
+    if not finished:
+        raise LineageError(f"{lineage.path} has no finished generation to evaluate yet.")
+    config = load_config(
+        base=lineage.read_config(), overrides=[f"device={device}"], resumable_only=True
+    )
+    X_test, y_test = load_split(config, "test")
+    classes = np.asarray(lineage.metrics(0)["classes"])
+    net = build_net(config, X_test, classes.shape[0])
+    probas = [
+        restore_net(net, classes.shape[0], lineage.weights_path(g)).predict_proba(X_test)
+        for g in finished
+    ]
+    return {
+        "lineage": lineage,
+        "accuracies": [accuracy(proba, classes, y_test) for proba in probas],
+        # The Born-Again ensemble: the generations' probabilities averaged.
+        "ensemble": accuracy(np.mean(probas, axis=0), classes, y_test),
+    }
+
+
+def _print_table(results, names):
+    width = max(8, *map(len, names))
+    print("generation  " + "  ".join(f"{name:>{width}}" for name in names))
+    for generation in range(max(len(r["accuracies"]) for r in results)):
+        cells = [
+            f"{r['accuracies'][generation]:.4f}" if generation < len(r["accuracies"]) else "-"
+            for r in results
+        ]
+        print(f"{generation:>10}  " + "  ".join(f"{cell:>{width}}" for cell in cells))
+    print("  ensemble  " + "  ".join(f"{r['ensemble']:>{width}.4f}" for r in results))
+
+
+def _plot(results, names, path):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.subplots()
+    for result, name in zip(results, names, strict=True):
+        generations = np.arange(len(result["accuracies"]))
+        (line,) = axes.plot(generations, result["accuracies"], marker="o", label=name)
+        axes.axhline(
+            result["ensemble"], color=line.get_color(), linestyle="--", label=f"{name} ensemble"
+        )
+    axes.set_xlabel("generation")
+    axes.set_ylabel("test accuracy")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.legend()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write(path, buffer.getvalue())
+
+
+def evaluate(run_paths, *, plot=None, device="cpu"):
+    """Print the test accuracy of every generation of every run, and plot it.
+
+    Parameters
+    ----------
+    run_paths : sequence of path-like
+        Run folders of ``sklearn-selfdistill train``.
+    plot : path-like or None, default=None
+        One PNG with every run; None writes ``accuracy.png`` into each run folder,
+        with that run alone.
+    device : str, default="cpu"
+        Where the generations predict.
+
+    Returns
+    -------
+    plots : list of pathlib.Path
+        The PNG files written.
+    """
+    require_matplotlib()
+    results = [_evaluate_run(path, device) for path in run_paths]
+    names = [r["lineage"].path.name for r in results]
+    if len(set(names)) < len(names):
+        names = [str(r["lineage"].path) for r in results]
+    _print_table(results, names)
+    if plot is not None:
+        _plot(results, names, plot)
+        plots = [plot]
+    else:
+        plots = []
+        for result, name in zip(results, names, strict=True):
+            _plot([result], [name], result["lineage"].path / PLOT_NAME)
+            plots.append(result["lineage"].path / PLOT_NAME)
+    for path in plots:
+        print(f"Plot written to {path}")
+    return plots

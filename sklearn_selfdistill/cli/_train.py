@@ -1,0 +1,172 @@
+"""``sklearn-selfdistill train``: fit the generations, writing each one as soon as it is fit.
+
+The meta-estimator calls ``_on_generation_end(generation, model, history_row)`` after
+every generation it fits; that is where a generation goes to disk. A resumed run hands the
+finished generations, restored from disk, to ``_initial_generations``: the generation
+loop keeps them as they are and goes on with the next one, its teacher the last of them.
+
+Torch is seeded with ``seed + g`` just before generation ``g`` is built, so a run
+interrupted and resumed trains the same generations as one that never stopped.
+"""
+
+import io
+import platform
+import sys
+
+import numpy as np
+import sklearn
+import skorch
+import torch
+
+from .. import __version__
+from .._lineage import Lineage
+from ._build import build_classifier, build_net, load_split, restore_net
+from ._config import to_yaml
+
+__all__ = ["print_generations", "train"]
+
+_EPOCH_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_acc", "dur")
+
+
+def versions():
+    """The versions of the software that trains a generation."""
+    return {
+        "sklearn_selfdistill": __version__,
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def accuracy(proba, classes, y):
+    """Accuracy of the class with the highest probability."""
+    return float(np.mean(classes[np.argmax(proba, axis=1)] == y))
+
+
+def _generation_writer(lineage, classes, X_test, y_test, seed):
+    """The ``_on_generation_end`` hook: write the generation, then seed the next one."""
+
+    def on_generation_end(generation, model, history_row):
+        weights = io.BytesIO()
+        torch.save(model.module_.state_dict(), weights)
+        metrics = {
+            "generation": generation,
+            "test_accuracy": accuracy(model.predict_proba(X_test), classes, y_test),
+            "train_score": history_row["train_score"],
+            "validation_score": history_row["validation_score"],
+            "fit_time": history_row["fit_time"],
+            "classes": classes.tolist(),
+            "history": history_row,
+            "epochs": [
+                {key: row[key] for key in _EPOCH_COLUMNS if key in row} for row in model.history
+            ],
+            "versions": versions(),
+        }
+        lineage.write_generation(generation, weights.getvalue(), metrics)
+        torch.manual_seed(seed + generation + 1)
+
+    return on_generation_end
+
+
+def print_generations(lineage):
+    """The table of the finished generations: test accuracy, gain, seconds."""
+    rows = [lineage.metrics(g) for g in lineage.finished()]
+    print("generation  test accuracy  gain (points)  seconds")
+    for row in rows:
+        gain = 100 * (row["test_accuracy"] - rows[0]["test_accuracy"])
+        print(
+            f"{row['generation']:>10}  {row['test_accuracy']:>13.4f}  {gain:>+13.2f}  "
+            f"{row['fit_time']:>7.2f}"
+        )
+
+
+def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_generation):
+    """Fit the generations after the finished ones; ``write_generation`` writes each one."""
+    finished = lineage.finished()
+    n_classes = np.unique(y_train).shape[0]
+    clf = build_classifier(config, net)
+    clf._initial_generations = [
+        (restore_net(net, n_classes, lineage.weights_path(g)), lineage.metrics(g)["history"])
+        for g in finished
+    ]
+    clf._on_generation_end = write_generation
+    torch.manual_seed(config.seed + len(finished))
+    try:
+        clf.fit(X_train, y_train)
+    except BaseException:
+        done = len(lineage.finished())
+        saved = f"generations 0..{done - 1} are saved" if done else "no generation is saved"
+        print(
+            f"Stopped: {saved} in {lineage.path}; continue with\n"
+            f"  sklearn-selfdistill train --resume {lineage.path}",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
+    if len(lineage.finished()) != clf.n_generations_:
+        raise RuntimeError(
+            f"{clf.n_generations_} generations were fitted but {len(lineage.finished())} "
+            f"written: this version of sklearn_selfdistill does not call "
+            f"SelfDistillationClassifier._on_generation_end."
+        )
+    if clf.termination_condition_ == "plateau":
+        print(
+            f"Stopped after generation {clf.n_generations_ - 1}: no better validation "
+            f"accuracy for {config.generations.plateau_patience} generations.",
+            flush=True,
+        )
+
+
+def train(config, *, runs_dir="runs", resume=None):
+    """Train the generations of ``config`` and write them to a run folder.
+
+    Parameters
+    ----------
+    config : omegaconf.DictConfig
+        The resolved configuration.
+    runs_dir : path-like, default="runs"
+        Where a new run folder is made.
+    resume : Lineage or None
+        The run to continue instead of starting a new one; ``config`` is its
+        configuration.
+
+    Returns
+    -------
+    lineage : Lineage
+        The run folder.
+    """
+    X_train, y_train = load_split(config, "train")
+    X_test, y_test = load_split(config, "test")
+    classes = np.unique(y_train)
+    net = build_net(config, X_train, classes.shape[0])
+    if resume is None:
+        lineage = Lineage.create(runs_dir, to_yaml(config))
+        print(f"Run folder: {lineage.path}", flush=True)
+    else:
+        lineage = resume
+        lineage.discard_unfinished()
+        print(f"Run folder: {lineage.path} (resumed)", flush=True)
+    finished = lineage.finished()
+    n_generations = config.generations.max_generations
+    print(
+        f"{config.model.name} on {config.data.name}: {X_train.shape[0]} training and "
+        f"{X_test.shape[0]} test samples, {classes.shape[0]} classes; generations "
+        f"0..{n_generations - 1} on {config.device}",
+        flush=True,
+    )
+    if len(finished) >= n_generations:
+        print(f"All {len(finished)} generations are finished; nothing to train.", flush=True)
+    else:
+        if finished:
+            print(
+                f"Generations 0..{len(finished) - 1} are finished and will not be trained "
+                f"again; starting at generation {len(finished)}.",
+                flush=True,
+            )
+        writer = _generation_writer(lineage, classes, X_test, y_test, config.seed)
+        _fit_the_missing_generations(config, lineage, net, X_train, y_train, writer)
+    print()
+    print_generations(lineage)
+    print(f"\nLineage written to {lineage.path}", flush=True)
+    return lineage

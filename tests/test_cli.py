@@ -1,0 +1,469 @@
+"""The ``sklearn-selfdistill`` command: configuration, lineage, resume, evaluate."""
+
+import contextlib
+import hashlib
+import io
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from sklearn_selfdistill._lineage import Lineage, LineageError, atomic_write
+from sklearn_selfdistill.cli import main
+from sklearn_selfdistill.cli._config import SCHEMA, load_config
+from sklearn_selfdistill.datasets import load_digits
+from sklearn_selfdistill.nn.models import MLP
+
+# Small enough for a few seconds per run; one torch thread is the fastest for this net.
+TINY = [
+    "training.epochs=2",
+    "training.batch_size=128",
+    "generations.max_generations=2",
+    "threads=1",
+]
+
+
+@pytest.fixture(autouse=True)
+def _torch_state():
+    """The command seeds torch and sets its threads: give the other tests theirs back."""
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        yield
+    torch.set_num_threads(threads)
+
+
+def _run_main(*argv):
+    """``main(argv)`` in this process: exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(argv))
+        except SystemExit as exc:  # argparse's own errors
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def _run_folder(stdout):
+    return Path(re.search(r"^Run folder: (\S+)", stdout, flags=re.MULTILINE).group(1))
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _fingerprint(path):
+    """Content and modification time: both stay if the file is not written again."""
+    return _sha256(path), Path(path).stat().st_mtime_ns
+
+
+def _temporary_files(folder):
+    return [p.name for p in Path(folder).iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """One finished run of the tiny configuration: two generations."""
+    runs = tmp_path_factory.mktemp("runs")
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        status, out, err = _run_main("train", *TINY, "--runs-dir", str(runs))
+    torch.set_num_threads(threads)
+    assert status == 0, err
+    return _run_folder(out), out
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def _dotted_keys(mapping, prefix=""):
+    keys = set()
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            keys |= _dotted_keys(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def test_shipped_default_config_sets_every_key_and_is_the_main_job():
+    shipped = files("sklearn_selfdistill") / "configs" / "default.yaml"
+    assert _dotted_keys(yaml.safe_load(shipped.read_text())) == set(SCHEMA)
+    config = load_config()
+    assert (config.model.name, config.data.name, config.device) == ("mlp", "digits", "cpu")
+    assert config.generations.max_generations == 3
+
+
+def test_overrides_set_nested_keys_with_their_types_and_the_group_shorthand():
+    config = load_config(
+        overrides=[
+            "model=resnet18",
+            "data=fashion_mnist",
+            "training.epochs=10",
+            "training.batch_size=128",
+            "training.lr=0.1",
+            "distillation.alpha=0.7",
+            "distillation.temperature=4",
+            "generations.max_generations=5",
+            "generations.plateau_patience=2",
+            "distillation.noisy_student=true",
+            "distillation.ema_decay=0.99",
+            "seed=3",
+        ]
+    )
+    assert config.model.name == "resnet18" and config.data.name == "fashion_mnist"
+    assert config.training.epochs == 10 and config.training.lr == 0.1
+    assert config.distillation.noisy_student is True
+    assert config.distillation.ema_decay == 0.99
+    assert config.generations.plateau_patience == 2 and config.seed == 3
+
+
+def test_config_file_replaces_the_defaults_it_sets_and_overrides_come_last(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("model: vit_small\ntraining:\n  epochs: 7\n  lr: 0.2\n")
+    config = load_config(path, ["training.lr=0.3"])
+    assert config.model.name == "vit_small"
+    assert config.training.epochs == 7 and config.training.lr == 0.3
+    assert config.training.batch_size == load_config().training.batch_size
+
+
+def test_unknown_key_exits_2_and_lists_the_valid_keys(tmp_path):
+    status, out, err = _run_main("train", "training.epoch=3", "--runs-dir", str(tmp_path))
+    assert status == 2
+    assert "unknown config key 'training.epoch'" in err
+    assert "did you mean 'training.epochs'" in err
+    assert all(key in err for key in SCHEMA)
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("training:\n  epocs: 3\n")
+    status, _, err = _run_main("train", "--config", str(path))
+    assert status == 2
+    assert f"{path}: unknown config key 'training.epocs' (did you mean 'training.epochs'?)" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.epochs=0", "training.epochs=0: must be an int >= 1"),
+        ("training.epochs=abc", "training.epochs='abc': must be an int >= 1"),
+        ("training.lr=-1", "training.lr=-1: must be a number > 0"),
+        ("model=resnet50", "model.name='resnet50': must be mlp, resnet18, resnet34 or vit_small"),
+        ("data=svhn", "data.name='svhn': must be digits, fashion_mnist, mnist or cifar10"),
+        ("verbose=true", "verbose=True: must be 0, 1 or 2"),
+        ("distillation.noisy_student=1", "distillation.noisy_student=1: must be true or false"),
+        # The library's own parameter validation.
+        (
+            "distillation.alpha=1.5",
+            "distillation.alpha=1.5: The 'alpha' parameter of SelfDistillationClassifier "
+            "must be a float in the range [0.0, 1.0]",
+        ),
+        ("distillation.temperature=0", "The 'temperature' parameter of SelfDistillationClass"),
+        ("generations.plateau_patience=0", "The 'n_iter_no_change' parameter"),
+        (
+            "distillation.ema_decay=1.0",
+            "The 'decay' parameter of EMATeacher must be a float in [0, 1)",
+        ),
+        ("device=tpu9", "device='tpu9'"),
+    ],
+)
+def test_bad_value_exits_2_before_any_training(tmp_path, override, message):
+    status, out, err = _run_main("train", override, "--runs-dir", str(tmp_path))
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cuda_without_a_gpu_is_a_config_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    status, _, err = _run_main("train", "device=cuda", "--runs-dir", str(tmp_path))
+    assert status == 2 and "torch finds 0 cuda device(s)" in err
+
+
+def test_override_without_equals_sign_is_an_error():
+    status, _, err = _run_main("train", "training.epochs")
+    assert status == 2 and "overrides are key=value" in err
+
+
+def test_print_config_prints_the_resolved_yaml_and_trains_nothing(tmp_path):
+    status, out, _ = _run_main(
+        "train", "--print-config", "--runs-dir", str(tmp_path), "training.epochs=7"
+    )
+    assert status == 0
+    assert yaml.safe_load(out)["training"]["epochs"] == 7
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- lineage files -------------------------------------------------------------------------
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "file.bin"
+    atomic_write(target, b"first")
+    atomic_write(target, b"second")
+    with pytest.raises(TypeError):
+        atomic_write(target, "not bytes")
+    assert target.read_bytes() == b"second"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_a_generation_without_its_marker_does_not_count(tmp_path):
+    lineage = Lineage.create(tmp_path, "seed: 0\n")
+    lineage.write_generation(0, b"weights 0", {"generation": 0})
+    # What a crash while writing generation 1 can leave behind.
+    (lineage.path / "generation_1.pt").write_bytes(b"half")
+    (lineage.path / ".generation_1.json.0123.tmp").write_bytes(b"{")
+    assert lineage.finished() == [0]
+    assert sorted(lineage.discard_unfinished()) == [
+        ".generation_1.json.0123.tmp",
+        "generation_1.pt",
+    ]
+    assert sorted(p.name for p in lineage.path.iterdir()) == [
+        "config.yaml",
+        "generation_0.done",
+        "generation_0.json",
+        "generation_0.pt",
+    ]
+
+
+def test_a_file_changed_after_its_marker_is_an_error(tmp_path):
+    lineage = Lineage.create(tmp_path, "seed: 0\n")
+    lineage.write_generation(0, b"weights 0", {"generation": 0})
+    (lineage.path / "generation_0.pt").write_bytes(b"other weights")
+    with pytest.raises(LineageError, match=r"generation_0\.pt is missing or was changed"):
+        lineage.finished()
+
+
+def test_generations_are_written_in_order(tmp_path):
+    lineage = Lineage.create(tmp_path, "seed: 0\n")
+    with pytest.raises(LineageError, match="the next generation there is 0"):
+        lineage.write_generation(1, b"w", {})
+
+
+def test_resume_of_a_folder_that_is_not_a_run_exits_2(tmp_path):
+    status, _, err = _run_main("train", "--resume", str(tmp_path))
+    assert status == 2 and "is not a run folder" in err
+
+
+# -- train ---------------------------------------------------------------------------------
+
+
+def test_train_prints_a_table_and_writes_every_generation(run_dir):
+    path, out = run_dir
+    rows = re.findall(r"^\s+(\d)\s+(\d\.\d{4})\s+([+-]\d+\.\d{2})\s+\d+\.\d{2}$", out, re.M)
+    assert [r[0] for r in rows] == ["0", "1"] and rows[0][2] == "+0.00"
+    assert out.count("[SelfDistillationClassifier] generation") == 2
+    # (evaluate adds accuracy.png to this shared run folder)
+    assert sorted(p.name for p in path.iterdir() if p.name != "accuracy.png") == [
+        "config.yaml",
+        *(f"generation_{g}.{kind}" for g in (0, 1) for kind in ("done", "json", "pt")),
+    ]
+    saved = load_config(base=(path / "config.yaml").read_text())
+    assert saved.training.epochs == 2 and saved.generations.max_generations == 2
+    for generation, row in enumerate(rows):
+        metrics = json.loads((path / f"generation_{generation}.json").read_text())
+        assert metrics["test_accuracy"] == pytest.approx(float(row[1]), abs=5e-5)
+        assert metrics["history"]["generation"] == generation
+        assert metrics["history"]["alpha"] == (0.0 if generation == 0 else 0.7)
+        assert metrics["fit_time"] > 0 and 0 < metrics["train_score"] <= 1
+        assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+        assert metrics["versions"]["torch"] == torch.__version__
+        assert set(metrics["versions"]) == {
+            "sklearn_selfdistill",
+            "torch",
+            "skorch",
+            "scikit-learn",
+            "python",
+        }
+        marker = json.loads((path / f"generation_{generation}.done").read_text())
+        assert marker["sha256"][f"generation_{generation}.pt"] == _sha256(
+            path / f"generation_{generation}.pt"
+        )
+
+
+def test_saved_weights_load_into_a_fresh_module_and_give_the_recorded_accuracy(run_dir):
+    path, _ = run_dir
+    X_test, y_test = load_digits(split="test", flatten=True)
+    module = MLP(in_features=X_test.shape[1], num_classes=10)
+    module.load_state_dict(torch.load(path / "generation_1.pt", weights_only=True))
+    with torch.inference_mode():
+        predicted = module.eval()(torch.from_numpy(X_test)).argmax(dim=1).numpy()
+    metrics = json.loads((path / "generation_1.json").read_text())
+    assert np.mean(predicted == y_test) == pytest.approx(metrics["test_accuracy"])
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "generation_lines", "epoch_table"),
+    [
+        (["verbose=0"], False, False),
+        (["verbose=1"], True, False),
+        (["verbose=2"], True, True),
+        (["verbose=0", "training.verbose=true"], False, True),
+    ],
+)
+def test_verbosity_chooses_generation_lines_and_skorch_epoch_table(
+    tmp_path, verbosity, generation_lines, epoch_table
+):
+    status, out, err = _run_main(
+        "train", *TINY, "generations.max_generations=1", *verbosity, "--runs-dir", str(tmp_path)
+    )
+    assert status == 0, err
+    assert ("[SelfDistillationClassifier] generation 0/1" in out) == generation_lines
+    assert bool(re.search(r"epoch\s+train_loss\s+dur", out)) == epoch_table
+    assert "generation  test accuracy  gain (points)  seconds" in out
+
+
+def test_every_bad_value_is_reported_at_once():
+    status, _, err = _run_main("train", "model=foo", "training.epochs=0", "distillation.alpha=2")
+    assert status == 2
+    assert err.count("\n  ") == 3 and "model.name='foo'" in err and "distillation.alpha=2" in err
+
+
+def test_resume_trains_only_the_missing_generations_as_an_uninterrupted_run(run_dir, tmp_path):
+    full, _ = run_dir
+    status, out, err = _run_main(
+        "train", *TINY, "generations.max_generations=1", "--runs-dir", str(tmp_path)
+    )
+    assert status == 0, err
+    path = _run_folder(out)
+    before = _fingerprint(path / "generation_0.pt")
+    status, out, err = _run_main("train", "--resume", str(path), "generations.max_generations=2")
+    assert status == 0, err
+    assert "starting at generation 1" in out
+    assert "generation 0/2" not in out and "generation 1/2" in out
+    assert _fingerprint(path / "generation_0.pt") == before
+    assert Lineage(path).finished() == [0, 1]
+    # Torch is seeded per generation: the resumed generation is the one a run that
+    # never stopped trained.
+    resumed = torch.load(path / "generation_1.pt", weights_only=True)
+    uninterrupted = torch.load(full / "generation_1.pt", weights_only=True)
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_resume_refuses_to_change_what_the_finished_generations_are(run_dir):
+    path, _ = run_dir
+    status, _, err = _run_main("train", "--resume", str(path), "distillation.alpha=0.3")
+    assert status == 2
+    assert "distillation.alpha cannot change" in err and "generations.max_generations" in err
+
+
+def test_ctrl_c_while_writing_a_generation_leaves_it_uncounted(tmp_path, monkeypatch):
+    write_generation = Lineage.write_generation
+
+    def interrupted(self, generation, weights, metrics):
+        if generation == 1:
+            atomic_write(self.weights_path(1), weights)  # weights written, no marker yet
+            raise KeyboardInterrupt
+        write_generation(self, generation, weights, metrics)
+
+    monkeypatch.setattr(Lineage, "write_generation", interrupted)
+    status, out, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path))
+    path = _run_folder(out)
+    assert status == 130
+    assert f"generations 0..0 are saved in {path}" in err and "--resume" in err
+    assert Lineage(path).finished() == [0] and (path / "generation_1.pt").exists()
+    monkeypatch.undo()
+    status, out, err = _run_main("train", "--resume", str(path))
+    assert status == 0, err
+    assert "starting at generation 1" in out and Lineage(path).finished() == [0, 1]
+
+
+def test_resuming_a_finished_run_trains_nothing(run_dir):
+    path, _ = run_dir
+    before = [_fingerprint(p) for p in sorted(path.glob("generation_*"))]
+    status, out, err = _run_main("train", "--resume", str(path))
+    assert status == 0, err
+    assert "All 2 generations are finished; nothing to train." in out
+    assert [_fingerprint(p) for p in sorted(path.glob("generation_*"))] == before
+
+
+def test_missing_data_set_exits_1_with_the_loader_message(tmp_path, monkeypatch):
+    monkeypatch.delenv("SKLEARN_SELFDISTILL_DATA", raising=False)
+    status, _, err = _run_main(
+        "train", "data=mnist", f"data.data_home={tmp_path}", "--runs-dir", str(tmp_path / "runs")
+    )
+    assert status == 1
+    assert "cannot load the train split of mnist" in err and "download=True" in err
+    assert "Traceback" not in err and not (tmp_path / "runs").exists()
+
+
+def test_sigkill_between_generations_then_resume_retrains_no_finished_generation(tmp_path):
+    # Generations of about two seconds: the kill lands early in generation 1.
+    settings = ["training.epochs=20", "training.batch_size=16", "threads=1"]
+    settings += ["generations.max_generations=2", "--runs-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "sklearn_selfdistill.cli", "train"]
+    process = subprocess.Popen(
+        [*command, *settings], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("*/generation_0.done")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "generation 0 did not finish in time"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    (path,) = tmp_path.glob("*/generation_0.done")
+    path = path.parent
+    assert not (path / "generation_1.done").exists(), "the kill came after generation 1"
+    before = _fingerprint(path / "generation_0.pt")
+
+    resumed = subprocess.run(
+        [*command, "--resume", str(path)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "starting at generation 1" in resumed.stdout
+    assert "generation 0/2" not in resumed.stdout
+    assert _fingerprint(path / "generation_0.pt") == before
+    assert Lineage(path).finished() == [0, 1]
+    assert _temporary_files(path) == []
+
+
+# -- evaluate ------------------------------------------------------------------------------
+
+
+def test_evaluate_prints_generations_and_ensemble_and_writes_a_png(run_dir):
+    path, _ = run_dir
+    status, out, err = _run_main("evaluate", str(path))
+    assert status == 0, err
+    rows = dict(re.findall(r"^\s+(\d|ensemble)\s+(\d\.\d{4})$", out, flags=re.MULTILINE))
+    assert list(rows) == ["0", "1", "ensemble"]
+    for generation in (0, 1):
+        recorded = json.loads((path / f"generation_{generation}.json").read_text())
+        assert float(rows[str(generation)]) == pytest.approx(recorded["test_accuracy"], abs=5e-5)
+    assert (path / "accuracy.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_evaluate_puts_runs_side_by_side_in_one_plot(run_dir, tmp_path):
+    path, _ = run_dir
+    plot = tmp_path / "both.png"
+    status, out, err = _run_main("evaluate", str(path), str(path), "--plot", str(plot))
+    assert status == 0, err
+    header = out.splitlines()[0].split()
+    assert header == ["generation", str(path), str(path)]  # equal names: full paths
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluate_without_matplotlib_names_the_package(run_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, out, err = _run_main("evaluate", str(run_dir[0]))
+    assert status == 1 and "pip install matplotlib" in err and out == ""
+
+
+def test_console_script_reports_a_config_error_without_a_traceback():
+    script = Path(sys.executable).with_name("sklearn-selfdistill")
+    result = subprocess.run([script, "train", "nope=1"], capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown config key 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
