@@ -290,6 +290,9 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 best_score, stalled = score, 0
             elif score is not None:
                 stalled += 1
+        if self.early_stopping and stalled >= self.n_iter_no_change:
+            self.termination_condition_ = "plateau"  # the resumed run had stopped already
+            return
         targets = base_train
         for generation in range(len(self.generations_), self.n_generations):
             start = time.perf_counter()

@@ -398,3 +398,21 @@ def test_resuming_needs_an_in_sample_teacher():
     clf._initial_generations = list(zip(first.generations_, first.history_, strict=True))
     with pytest.raises(ValueError, match="Resuming from fitted generations needs"):
         clf.fit(X / 16, y)
+
+
+def test_resuming_a_run_that_stopped_on_a_plateau_fits_nothing():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    params = {"n_generations": 6, "early_stopping": True, "n_iter_no_change": 1, "tol": 1.0}
+    full = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), random_state=0, **params
+    ).fit(X, y)
+    assert full.termination_condition_ == "plateau"  # tol=1: no generation improves
+    assert full.n_generations_ == 2
+    resumed = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), random_state=0, **params
+    )
+    resumed._initial_generations = list(zip(full.generations_, full.history_, strict=True))
+    resumed.fit(X, y)
+    assert resumed.generations_ == full.generations_
+    assert resumed.termination_condition_ == "plateau"
