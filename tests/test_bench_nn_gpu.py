@@ -4,7 +4,6 @@ import gzip
 import importlib.util
 import re
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,6 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _load_benchmark():
-    # The benchmarks import their shared data module as a sibling.
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
     path = BENCHMARKS / "bench_nn_gpu.py"
     spec = importlib.util.spec_from_file_location("bench_nn_gpu", path)
     module = importlib.util.module_from_spec(spec)
