@@ -284,14 +284,25 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
         """The generation loop, with the plateau stop."""
         best_score, stalled = -np.inf, 0
-        for row in self.history_:  # generations resumed from, if any
-            score = row["validation_score"]
-            if score is not None and score > best_score + self.tol:
-                best_score, stalled = score, 0
-            elif score is not None:
+
+        def account(validation_score):
+            nonlocal best_score, stalled
+            if validation_score is None:
+                return
+            if validation_score > best_score + self.tol:
+                best_score, stalled = validation_score, 0
+            else:
                 stalled += 1
-        if self.early_stopping and stalled >= self.n_iter_no_change:
-            self.termination_condition_ = "plateau"  # the resumed run had stopped already
+
+        def plateau_reached():
+            if self.early_stopping and stalled >= self.n_iter_no_change:
+                self.termination_condition_ = "plateau"
+                return True
+            return False
+
+        for row in self.history_:  # generations resumed from, if any
+            account(row["validation_score"])
+        if plateau_reached():  # the resumed run had stopped already
             return
         targets = base_train
         for generation in range(len(self.generations_), self.n_generations):
@@ -306,15 +317,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 student.teacher = self.generations_[-1]
             model = student.fit(clone(estimator), X_train, targets, sw_train)
             student.teacher = None
-            validation_score = record(model, generation, temperature, start)
-            if validation_score is None:
-                continue
-            if validation_score > best_score + self.tol:
-                best_score, stalled = validation_score, 0
-            else:
-                stalled += 1
-            if self.early_stopping and stalled >= self.n_iter_no_change:
-                self.termination_condition_ = "plateau"
+            account(record(model, generation, temperature, start))
+            if plateau_reached():
                 return
 
     def _split_validation(self, y, labeled, rng):

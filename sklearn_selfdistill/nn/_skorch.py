@@ -8,8 +8,8 @@ previous generation's fitted net, a separate object used in eval mode only. The 
 logits on the training rows are computed once per generation, in batches, under
 ``torch.inference_mode()``, kept on the CPU, and travel with ``y``: one float32 array whose
 first column is the class index and whose other columns are the logits, so that no
-teacher forward pass runs per student step and skorch slices one array per sample, as
-it does for plain labels.
+teacher forward pass runs per student step. The student keeps them in tensors for the
+time of its fit and its batches carry row numbers (see :class:`SoftTargetNetClassifier`).
 """
 
 import numpy as np
@@ -74,6 +74,7 @@ class _SoftTargets:
     """One generation's targets by row, on the net's device, for the time of a fit."""
 
     def __init__(self, codes, teacher_log_probs, device):
+        self.codes_numpy = codes  # for skorch's splits and validation scores, on the CPU
         self.codes = torch.as_tensor(codes, dtype=torch.long, device=device)
         self.teacher_log_probs = teacher_log_probs.to(device)
         self.all_labeled = bool((codes != UNLABELED).all())
@@ -134,7 +135,7 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
         ]
 
     def _codes_of_rows(self, rows):
-        return self.soft_targets_.codes.cpu().numpy()[np.asarray(rows, dtype=np.int64)]
+        return self.soft_targets_.codes_numpy[np.asarray(rows, dtype=np.int64)]
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Fit on ``y = pack_targets(class_indices, teacher_logits)``; see skorch."""
