@@ -66,9 +66,12 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
     "show_toc_level": 2,
 }
-html_sidebars = {"index": [], "install": [], "changelog": []}
+html_sidebars = {"index": [], "install": [], "user_guide": [], "benchmarks": [], "changelog": []}
 html_static_path = ["_static"] if (DOCS / "_static").is_dir() else []
 html_show_sourcelink = False
+html_css_files = ["custom.css"]
+# "fit", not "SelfDistillationClassifier.fit", in the page's table of contents.
+toc_object_entries_show_parents = "hide"
 
 
 # Benchmark tables: benchmarks/results/*.md are the one source; this directive turns a

@@ -456,6 +456,28 @@ def test_evaluate_puts_runs_side_by_side_in_one_plot(run_dir, tmp_path):
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
+def test_evaluate_plot_is_a_generation_curve_display_per_run(run_dir, tmp_path):
+    from sklearn_selfdistill.cli import _evaluate
+
+    path, _ = run_dir
+    results = [_evaluate._evaluate_run(path, "cpu")] * 2
+    displays = _evaluate._plot(results, ["a", "b"], tmp_path / "two.png")
+    assert len(displays) == 2 and displays[0].ax_ is not displays[1].ax_  # one panel each
+    recorded = [json.loads((path / f"generation_{g}.json").read_text()) for g in (0, 1)]
+    display = displays[0]
+    np.testing.assert_allclose(display.lines_["test"].get_ydata(), results[0]["accuracies"])
+    np.testing.assert_allclose(
+        display.lines_["train"].get_ydata(), [r["train_score"] for r in recorded]
+    )
+    # The tiny run holds out no validation rows: no validation curve, nothing marked.
+    assert [r["validation_score"] for r in recorded] == [None, None]
+    assert "validation" not in display.lines_ and display.best_marker_ is None
+    assert _evaluate._best_generation([0.5, 0.7, 0.6]) == 1
+    ensemble = [line for line in display.ax_.lines if line.get_label() == "test, ensemble"]
+    assert ensemble[0].get_ydata()[0] == pytest.approx(results[0]["ensemble"])
+    assert (tmp_path / "two.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_evaluate_without_matplotlib_names_the_package(run_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, out, err = _run_main("evaluate", str(run_dir[0]))

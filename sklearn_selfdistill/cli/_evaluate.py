@@ -62,24 +62,49 @@ def _print_table(results, names):
     print("  ensemble  " + "  ".join(f"{r['ensemble']:>{width}.4f}" for r in results))
 
 
+def _best_generation(validation_scores):
+    """The generation with the best validation accuracy, or None without validation rows."""
+    if any(score is None for score in validation_scores):
+        return None
+    return int(np.argmax(validation_scores))
+
+
 def _plot(results, names, path):
+    """One panel per run: train, validation and test accuracy per generation.
+
+    Each panel is a :class:`~sklearn_selfdistill.plotting.GenerationCurveDisplay` (the
+    best validation generation marked) with the run's Born-Again ensemble as a dotted
+    line. Returns the displays.
+    """
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6, 4), layout="constrained")
-    axes = figure.subplots()
-    for result, name in zip(results, names, strict=True):
-        generations = np.arange(len(result["accuracies"]))
-        (line,) = axes.plot(generations, result["accuracies"], marker="o", label=name)
-        axes.axhline(
-            result["ensemble"], color=line.get_color(), linestyle="--", label=f"{name} ensemble"
-        )
-    axes.set_xlabel("generation")
-    axes.set_ylabel("test accuracy")
-    axes.xaxis.get_major_locator().set_params(integer=True)
-    axes.legend()
+    from ..plotting import GenerationCurveDisplay
+
+    figure = Figure(figsize=(5 * len(results), 5), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(results), sharey=True, squeeze=False)[0])
+    displays = []
+    for result, name, ax in zip(results, names, axes, strict=True):
+        metrics = [result["lineage"].metrics(g) for g in result["lineage"].finished()]
+        validation = [m["validation_score"] for m in metrics]
+        has_validation = not any(score is None for score in validation)
+        display = GenerationCurveDisplay(
+            generations=[m["generation"] for m in metrics],
+            train_scores=[m["train_score"] for m in metrics],
+            validation_scores=validation if has_validation else None,
+            test_scores=result["accuracies"],
+            best_generation=_best_generation(validation),
+            score_name="accuracy",
+            estimator_name=name,
+        ).plot(ax=ax)
+        test_color = display.lines_["test"].get_color()
+        ax.axhline(result["ensemble"], color=test_color, linestyle=":", label="test, ensemble")
+        # Below the panel, where it hides no curve.
+        ax.legend(title=name, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
+        displays.append(display)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     atomic_write(path, buffer.getvalue())
+    return displays
 
 
 def evaluate(run_paths, *, plot=None, device="cpu"):

@@ -86,7 +86,7 @@ for name, t, c in zip(views, top, correct, strict=True):
 # ------------------------------------
 # Four generations, ``alpha=0.7`` and ``temperature=1`` (the temperature the
 # library recommends for scikit-learn students, see
-# :ref:`sphx_glr_auto_examples_plot_temperature.py`). The cross-fit run fits
+# :ref:`sphx_glr_auto_examples_plot_5_temperature.py`). The cross-fit run fits
 # three extra copies per distilled generation. We score every generation on the
 # test rows with
 # :meth:`~sklearn_selfdistill.SelfDistillationClassifier.staged_predict` and
