@@ -4,7 +4,9 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -429,6 +431,109 @@ def test_sigkill_between_generations_then_resume_retrains_no_finished_generation
     assert _fingerprint(path / "generation_0.pt") == before
     assert Lineage(path).finished() == [0, 1]
     assert _temporary_files(path) == []
+
+
+def test_sigkill_during_an_epoch_then_resume_gives_the_uninterrupted_lineage(tmp_path):
+    # skorch's epoch table (training.verbose=true) tells when generation 1 is training:
+    # the kill lands while it is in its second epoch or later, between two batches.
+    settings = ["training.epochs=8", "training.batch_size=16", "training.verbose=true"]
+    settings += ["threads=1", "generations.max_generations=2"]
+    command = [sys.executable, "-m", "sklearn_selfdistill.cli", "train"]
+    killed_runs, full_runs = tmp_path / "killed", tmp_path / "full"
+    process = subprocess.Popen(
+        [*command, *settings, "--runs-dir", str(killed_runs)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    # skorch's row for epoch 1 (its loss may be coloured); the second one is generation 1's.
+    first_epoch_row = re.compile(r"^\s+1\s+(\x1b\[\d+m)?\d+\.\d+")
+    first_epochs = 0
+    for line in process.stdout:  # the process writes line by line, unbuffered
+        first_epochs += bool(first_epoch_row.match(line))
+        if first_epochs == 2:
+            process.send_signal(signal.SIGKILL)  # generation 1 is in its second epoch
+            break
+    process.communicate()
+    assert first_epochs == 2, "generation 1 never started training"
+    (path,) = killed_runs.glob("*")
+    assert Lineage(path).finished() == [0]
+    assert not (path / "generation_1.pt").exists()  # nothing is written mid-generation
+    before = _fingerprint(path / "generation_0.pt")
+
+    resumed = subprocess.run(
+        [*command, "--resume", str(path)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "starting at generation 1" in resumed.stdout
+    assert _fingerprint(path / "generation_0.pt") == before
+    assert Lineage(path).finished() == [0, 1] and _temporary_files(path) == []
+
+    # One CPU thread and seeds per generation: the resumed lineage is the one a run that
+    # was never killed writes.
+    full = subprocess.run(
+        [*command, *settings, "--runs-dir", str(full_runs)], capture_output=True, text=True
+    )
+    assert full.returncode == 0, full.stderr
+    (full_path,) = full_runs.glob("*")
+    for generation in (0, 1):
+        ours = torch.load(path / f"generation_{generation}.pt", weights_only=True)
+        theirs = torch.load(full_path / f"generation_{generation}.pt", weights_only=True)
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+
+# -- untrusted files -----------------------------------------------------------------------
+
+
+class _RunsCode:
+    """Unpickling this runs code: it writes the file it names."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return exec, (f"open({self.sentinel!r}, 'w').write('code ran')",)
+
+
+def _plant_code(run, generation, sentinel, *, forge_marker):
+    """Replace a generation's weights with a pickle that runs code when loaded."""
+    weights = run / f"generation_{generation}.pt"
+    torch.save({"weight": _RunsCode(sentinel)}, weights)
+    if forge_marker:  # whoever replaced the file rewrote the marker's hash too
+        marker_path = run / f"generation_{generation}.done"
+        marker = json.loads(marker_path.read_text())
+        marker["sha256"][weights.name] = _sha256(weights)
+        marker_path.write_text(json.dumps(marker))
+
+
+@pytest.mark.parametrize("forge_marker", [False, True], ids=["marker-kept", "marker-forged"])
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_weights_file_that_runs_code_is_refused_and_never_run(
+    run_dir, tmp_path, command, forge_marker
+):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    sentinel = tmp_path / "sentinel"
+    if command == "resume":  # generation 1 is to be trained again, from generation 0
+        for suffix in ("done", "json", "pt"):
+            (run / f"generation_1.{suffix}").unlink()
+    _plant_code(run, 0, sentinel, forge_marker=forge_marker)
+
+    # The payload is armed: an unsafe load runs it.
+    torch.load(run / "generation_0.pt", weights_only=False)
+    assert sentinel.read_text() == "code ran"
+    sentinel.unlink()
+
+    argv = ["evaluate", str(run)] if command == "evaluate" else ["train", "--resume", str(run)]
+    status, _out, err = _run_main(*argv)
+    assert status == 2 and not sentinel.exists()
+    if forge_marker:
+        assert "generation_0.pt is not a file of weights that can be loaded safely" in err
+    else:
+        assert "generation_0.pt is missing or was changed after generation 0" in err
+    assert "Traceback" not in err
 
 
 # -- evaluate ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """From a configuration to the data, the skorch net and the meta-estimator."""
 
+import pickle
+
 import numpy as np
 import torch
 from sklearn.base import clone
@@ -8,6 +10,7 @@ from skorch.callbacks import LRScheduler
 
 from .. import datasets
 from .._classifier import SelfDistillationClassifier
+from .._lineage import LineageError
 from ..nn import EMATeacher, RandAugmentNoise
 from ..nn.models import MLP, ResNet18, ResNet34, ViTSmall
 from ._errors import DataUnavailableError
@@ -112,8 +115,28 @@ def restore_net(net, n_classes, weights_path):
     It predicts and teaches as the generation that was saved: the library reads a
     generation only through its module (logits, probabilities), never through its
     optimizer or its skorch history.
+
+    Weights files are untrusted input: they are read with ``torch.load(weights_only=True)``,
+    which unpickles tensors and plain containers only and refuses anything that would run
+    code; a refused or mismatched file is a :class:`LineageError` naming it.
     """
     restored = clone(net).set_params(classes=np.arange(n_classes)).initialize()
-    state = torch.load(weights_path, weights_only=True, map_location=restored.device)
-    restored.module_.load_state_dict(state)
+    try:
+        state = torch.load(weights_path, weights_only=True, map_location=restored.device)
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+        raise LineageError(
+            f"{weights_path} is not a file of weights that can be loaded safely, so it was "
+            f"not loaded (only tensors and plain containers are read from a weights file; "
+            f"anything else could run code): {str(exc).splitlines()[0]}"
+        ) from exc
+    if not isinstance(state, dict):
+        raise LineageError(
+            f"{weights_path} holds a {type(state).__name__}, not the state dict of a module."
+        )
+    try:
+        restored.module_.load_state_dict(state)
+    except RuntimeError as exc:
+        raise LineageError(
+            f"{weights_path} does not fit the configured model: {str(exc).splitlines()[0]}"
+        ) from exc
     return restored
