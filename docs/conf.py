@@ -66,7 +66,14 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
     "show_toc_level": 2,
 }
-html_sidebars = {"index": [], "install": [], "user_guide": [], "benchmarks": [], "changelog": []}
+html_sidebars = {
+    "index": [],
+    "install": [],
+    "user_guide": [],
+    "scaling": [],
+    "benchmarks": [],
+    "changelog": [],
+}
 html_static_path = ["_static"] if (DOCS / "_static").is_dir() else []
 html_show_sourcelink = False
 html_css_files = ["custom.css"]
