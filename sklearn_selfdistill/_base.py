@@ -5,6 +5,7 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv, train_test_split
@@ -138,14 +139,60 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return {"dtype": None, "ensure_all_finite": False}
 
     def _validate_fit_data(self, X, y):
-        return validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=self._accept_sparse(),
-            **self._x_validation(),
-            **self._y_validation,
-        )
+        if self._y_validation.get("y_numeric") and y is not None:
+            self._check_numeric_y(y)
+        try:
+            return validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=self._accept_sparse(),
+                **self._x_validation(),
+                **self._y_validation,
+            )
+        except ValueError as exc:
+            self._explain_non_numeric_X(X, exc)
+            raise
+
+    def _check_numeric_y(self, y):
+        """Targets that must be numbers: say so, instead of numpy's conversion error."""
+        if issparse(y):
+            return
+        try:
+            values = np.asarray(y)
+        except (TypeError, ValueError):  # ragged: validate_data's error says it
+            return
+        if values.dtype.kind not in "OSU":
+            return
+        try:
+            values.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{type(self).__name__} needs numeric y (regression targets); got y of dtype "
+                f"{values.dtype} holding values that are not numbers ({exc}). Class labels "
+                f"belong in SelfDistillationClassifier."
+            ) from None
+
+    def _explain_non_numeric_X(self, X, exc):
+        """Where X had to become numbers and could not, raise an error that says so."""
+        if issparse(X):
+            return
+        try:
+            values = np.asarray(X)
+        except (TypeError, ValueError):  # ragged rows: the original error says it
+            return
+        if values.dtype.kind not in "OSU":
+            return
+        try:
+            values.astype(np.float64)
+        except (TypeError, ValueError) as conversion:
+            raise ValueError(
+                f"{type(self).__name__} needs numeric X with a {type(self._template()).__name__} "
+                f"estimator; got X of dtype {values.dtype} holding values "
+                f"that are not numbers ({conversion}). Encode them as numbers first, for "
+                f"example with OneHotEncoder or OrdinalEncoder in a Pipeline before "
+                f"{type(self).__name__}."
+            ) from exc
 
     #: Keyword arguments of ``validate_data`` for ``y`` (set by the public classes).
     _y_validation: dict = {}
@@ -161,7 +208,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, passed to every generation's fit (multiplied with the
+            Non-negative sample weights, passed to every generation's fit (multiplied with the
             soft-target weights where a classifier learns through ``sample_weight``).
 
         Returns
@@ -172,6 +219,13 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         X, y = self._validate_fit_data(X, y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            if np.any(sample_weight < 0):
+                raise ValueError(
+                    f"sample_weight must be non-negative: it weighs each row in every "
+                    f"generation's fit (and its soft targets); got negative weights, "
+                    f"{np.sum(sample_weight < 0)} of {sample_weight.shape[0]}, the smallest "
+                    f"{sample_weight.min():g}."
+                )
         estimator = clone(self._template())
         if sample_weight is not None and not accepts_sample_weight(estimator):
             raise ValueError(
@@ -359,7 +413,14 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """
         if self.teacher_predictions == "in_sample":
             return student.output(self.generations_[-1], X)
-        folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y))
+        try:
+            folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y))
+        except ValueError as exc:
+            raise ValueError(
+                f"teacher_predictions='cross_fit' cannot split the {y.shape[0]} training rows "
+                f"into the folds of cv={self.cv!r}: {exc} Use a smaller cv, or "
+                f"teacher_predictions='in_sample'."
+            ) from exc
         predicted = np.bincount(np.concatenate([test for _, test in folds]), minlength=y.shape[0])
         if not np.all(predicted == 1):
             raise ValueError(
@@ -398,13 +459,17 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
     def _validate_predict_data(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self,
-            X,
-            reset=False,
-            accept_sparse=self._accept_sparse(),
-            **self._x_validation(),
-        )
+        try:
+            return validate_data(
+                self,
+                X,
+                reset=False,
+                accept_sparse=self._accept_sparse(),
+                **self._x_validation(),
+            )
+        except ValueError as exc:
+            self._explain_non_numeric_X(X, exc)
+            raise
 
     def predict(self, X):
         """Predict with ``estimator_`` (see ``final_generation``).

@@ -19,6 +19,17 @@ from ._students import (
 from .schedules import TemperatureSchedule
 
 
+def _check_label_types(y):
+    """Labels partly strings, partly not, cannot be sorted into ``classes_``: say so."""
+    if y.dtype != object or len({isinstance(label, str) for label in y}) < 2:
+        return
+    kinds = sorted({type(label).__name__ for label in y})
+    raise ValueError(
+        f"y mixes class labels of types {' and '.join(kinds)}, which cannot be sorted "
+        f"together; the labels must be all numbers or all strings."
+    )
+
+
 class _ClassifierEnsemble:
     """Born-Again ensemble: averages the generations' probabilities."""
 
@@ -234,8 +245,14 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
 
     def _x_validation(self):
         if is_skorch_net(self._template()):
-            # Images (n, C, H, W) go to the module as they are; a net cannot take NaN.
-            return {"dtype": None, "ensure_all_finite": True, "allow_nd": True}
+            # Images (n, C, H, W) go to the module as they are; a net cannot take NaN. The
+            # module's weights are float32, and torch warns on read-only arrays (pandas').
+            return {
+                "dtype": np.float32,
+                "ensure_all_finite": True,
+                "allow_nd": True,
+                "force_writeable": True,
+            }
         return super()._x_validation()
 
     def _check_soft_target_support(self, estimator):
@@ -260,6 +277,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         skorch_net = is_skorch_net(estimator)
         if not skorch_net:
             self._check_soft_target_support(estimator)
+        _check_label_types(y)
         check_classification_targets(y)
         labeled = np.ones(y.shape[0], dtype=bool)
         if self.unlabeled is not None:

@@ -118,8 +118,25 @@ def _torchvision_class(name):
     return getattr(torchvision.datasets, name)
 
 
+def _check_root_is_a_folder(source, data_home):
+    """``data_home`` (else the environment variable's folder) must be a folder where it exists."""
+    if data_home is not None:
+        label, root = "data_home", data_home
+    elif os.environ.get(_ENV_VAR):
+        label, root = f"the {_ENV_VAR} environment variable", os.environ[_ENV_VAR]
+    else:
+        return
+    path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"{label} names {path}, which is a file; it must be a folder: the one that holds "
+            f"the {source.title} files, or where download=True puts them."
+        )
+
+
 def _find_files(source, names, *, split, data_home, download, compressed, extra_roots=()):
     """Where ``names`` are, after a torchvision download where needed and allowed."""
+    _check_root_is_a_folder(source, data_home)
     places = _places(source, data_home, extra_roots)
     paths = _first_complete(places, names, compressed)
     if paths is not None:
@@ -352,6 +369,8 @@ def load_fashion_mnist(*, split="train", flatten=False, data_home=None, download
 
     Raises
     ------
+    NotADirectoryError
+        ``data_home`` (or ``$SKLEARN_SELFDISTILL_DATA``) names a file.
     FileNotFoundError
         No folder holds the files and ``download`` is False.
     ValueError
@@ -439,6 +458,8 @@ def load_mnist(*, split="train", flatten=False, data_home=None, download=False):
 
     Raises
     ------
+    NotADirectoryError
+        ``data_home`` (or ``$SKLEARN_SELFDISTILL_DATA``) names a file.
     FileNotFoundError
         No folder holds the files and ``download`` is False.
     ValueError
@@ -521,6 +542,8 @@ def load_cifar10(*, split="train", flatten=False, data_home=None, download=False
 
     Raises
     ------
+    NotADirectoryError
+        ``data_home`` (or ``$SKLEARN_SELFDISTILL_DATA``) names a file.
     FileNotFoundError
         No folder holds all the batches of the split and ``download`` is False.
     ValueError

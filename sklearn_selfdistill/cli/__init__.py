@@ -13,8 +13,9 @@ a message on stderr), 1 when the data or a package is missing, 130 on Ctrl-C.
 
 import argparse
 import sys
+from pathlib import Path
 
-from .._lineage import Lineage, LineageError
+from .._lineage import CONFIG, Lineage, LineageError
 from ._config import describe_keys, load_config, to_yaml
 from ._errors import ConfigError, DataUnavailableError
 
@@ -92,15 +93,24 @@ def _train_command(args):
             )
         resume = Lineage(args.resume)
         config = load_config(
-            base=resume.read_config(), overrides=args.overrides, resumable_only=True
+            base=resume.read_config(),
+            overrides=args.overrides,
+            resumable_only=True,
+            base_source=str(resume.path / CONFIG),
         )
     if args.print_config:
         print(to_yaml(config), end="")
         return 0
+    runs_dir = Path("runs" if args.runs_dir is None else args.runs_dir)
+    if args.resume is None and runs_dir.exists() and not runs_dir.is_dir():
+        raise ConfigError(
+            f"--runs-dir {runs_dir} is a file; it must be a folder (made if missing), in "
+            f"which every run gets a folder of its own."
+        )
     from ._train import train
 
     if args.resume is None:
-        train(config, runs_dir="runs" if args.runs_dir is None else args.runs_dir)
+        train(config, runs_dir=runs_dir)
     else:
         train(config, resume=resume)
     return 0

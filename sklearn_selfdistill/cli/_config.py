@@ -7,10 +7,13 @@ are checked by the library's own parameter validation.
 """
 
 import difflib
+import io
+import math
 from dataclasses import dataclass
 from importlib.resources import files
 from numbers import Integral, Real
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -75,9 +78,9 @@ SCHEMA = {
     "training.epochs": _int_at_least(1),
     "training.batch_size": _int_at_least(1),
     "training.optimizer": _choice("sgd", "adam", "adamw"),
-    "training.lr": _Key(lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "training.lr": _Key(lambda v: _is_number(v) and 0 < v < math.inf, "a number > 0"),
     "training.momentum": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "training.weight_decay": _Key(lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "training.weight_decay": _Key(lambda v: _is_number(v) and 0 <= v < math.inf, "a number >= 0"),
     "training.lr_schedule": _choice("constant", "cosine"),
     "training.verbose": _BOOLEAN,
     "distillation.alpha": _Key(_is_number, "a number in [0, 1]", "alpha"),
@@ -146,7 +149,7 @@ def _read(container, source):
 def _load_file(path, source):
     try:
         loaded = OmegaConf.load(path)
-    except (OSError, OmegaConfBaseException, ValueError) as exc:
+    except (OSError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read the config file {source}: {exc}") from None
     content = _read(loaded, source)
     if not isinstance(content, dict):
@@ -246,7 +249,9 @@ def default_config_path():
     return files("sklearn_selfdistill") / "configs" / "default.yaml"
 
 
-def load_config(config_file=None, overrides=(), base=None, resumable_only=False):
+def load_config(
+    config_file=None, overrides=(), base=None, resumable_only=False, base_source="the run"
+):
     """The resolved configuration: defaults, then ``config_file``, then ``overrides``.
 
     Parameters
@@ -260,6 +265,8 @@ def load_config(config_file=None, overrides=(), base=None, resumable_only=False)
         (a run's ``config.yaml`` when resuming).
     resumable_only : bool
         Refuse overrides of keys outside ``RESUMABLE_KEYS``.
+    base_source : str
+        Where ``base`` was read from, for the error messages (the run's ``config.yaml``).
 
     Returns
     -------
@@ -274,7 +281,7 @@ def load_config(config_file=None, overrides=(), base=None, resumable_only=False)
     with default_config_path().open() as file:
         flat = _load_file(file, "the default configuration")
     if base is not None:
-        flat.update(_normalize(_flatten(_read(OmegaConf.create(base), "the run")), "the run"))
+        flat.update(_load_file(io.StringIO(base), base_source))
     if config_file is not None:
         flat.update(_load_file(config_file, str(config_file)))
     changes = _parse_overrides(overrides)

@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 
-from .._lineage import Lineage, LineageError, atomic_write
+from .._lineage import CONFIG, Lineage, LineageError, atomic_write
 from ._build import build_net, load_split, restore_net
 from ._config import load_config
 from ._train import accuracy
@@ -33,7 +33,10 @@ def _evaluate_run(path, device):
     if not finished:
         raise LineageError(f"{lineage.path} has no finished generation to evaluate yet.")
     config = load_config(
-        base=lineage.read_config(), overrides=[f"device={device}"], resumable_only=True
+        base=lineage.read_config(),
+        overrides=[f"device={device}"],
+        resumable_only=True,
+        base_source=str(lineage.path / CONFIG),
     )
     X_test, y_test = load_split(config, "test")
     classes = np.asarray(lineage.metrics(0)["classes"])

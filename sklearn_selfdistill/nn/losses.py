@@ -1,5 +1,7 @@
 """DistillationLoss: Hinton's soft-target loss with the library's alpha convention."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -14,7 +16,9 @@ class DistillationLoss(torch.nn.Module):
     ``T`` grows (Hinton et al. 2015). ``alpha`` is the weight of the teacher, as
     everywhere in this library. Rows labelled ``-1`` are unlabelled: they contribute
     only the teacher term (the cross-entropy is summed over labelled rows and divided
-    by the batch size, so that every row weighs the same).
+    by the batch size, so that every row weighs the same). A teacher logit of ``-inf``
+    rules its class out (probability 0, no share of the loss); NaN logits give a NaN
+    loss, as in torch's own losses.
 
     Parameters
     ----------
@@ -43,10 +47,10 @@ class DistillationLoss(torch.nn.Module):
                 f"weight of the teacher); got {alpha!r}."
             )
         if isinstance(temperature, bool) or not (
-            isinstance(temperature, int | float) and temperature > 0
+            isinstance(temperature, int | float) and 0 < temperature < math.inf
         ):
             raise ValueError(
-                f"The 'temperature' parameter of DistillationLoss must be a float > 0; "
+                f"The 'temperature' parameter of DistillationLoss must be a finite float > 0; "
                 f"got {temperature!r}."
             )
         self.alpha = float(alpha)
@@ -63,6 +67,7 @@ class DistillationLoss(torch.nn.Module):
         teacher_logits : Tensor of shape (n_samples, n_classes) or None
             None (generation 0) leaves only the cross-entropy.
         """
+        _check_batch(student_logits, y, teacher_logits)
         teacher = None
         if teacher_logits is not None and self.alpha != 0.0:
             teacher_logits = teacher_logits.to(student_logits.device, student_logits.dtype)
@@ -75,7 +80,9 @@ class DistillationLoss(torch.nn.Module):
         The teacher's part of the loss depends on its logits only through this, so a
         training loop can compute it once per generation instead of once per batch.
         """
-        return F.log_softmax(teacher_logits.float() / self.temperature, dim=-1)
+        log_probs = F.log_softmax(teacher_logits.float() / self.temperature, dim=-1)
+        # A class ruled out (-inf) must weigh 0 in the KL term, not 0 * inf = NaN.
+        return log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
 
     def from_log_probs(self, student_log_probs, y, teacher_log_probs=None, all_labeled=False):
         """The same loss from the student's log-probabilities at temperature 1.
@@ -99,3 +106,51 @@ class DistillationLoss(torch.nn.Module):
         student_soft = student_log_probs if T == 1.0 else F.log_softmax(student_log_probs / T, -1)
         kl = F.kl_div(student_soft, teacher_log_probs, reduction="batchmean", log_target=True)
         return torch.add(kl * (self.alpha * T * T), ce, alpha=1.0 - self.alpha)
+
+
+def _check_batch(student_logits, y, teacher_logits):
+    """Types, shapes and class indices of a batch, before torch's own errors."""
+    for name, value in (("student_logits", student_logits), ("y", y)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"DistillationLoss takes tensors; {name} is a {type(value).__name__}. "
+                f"Convert it with torch.as_tensor."
+            )
+    if teacher_logits is not None and not isinstance(teacher_logits, torch.Tensor):
+        raise TypeError(
+            f"DistillationLoss takes tensors; teacher_logits is a "
+            f"{type(teacher_logits).__name__}. Convert it with torch.as_tensor."
+        )
+    if student_logits.ndim != 2 or not student_logits.is_floating_point():
+        raise ValueError(
+            f"student_logits must be a floating-point tensor of shape (n_samples, n_classes); "
+            f"got {student_logits.dtype} of shape {tuple(student_logits.shape)}."
+        )
+    n, n_classes = student_logits.shape
+    if n == 0:
+        raise ValueError(
+            f"DistillationLoss averages over the rows of a batch, which needs at least one; "
+            f"got student_logits of shape {tuple(student_logits.shape)}."
+        )
+    if teacher_logits is not None and teacher_logits.shape != student_logits.shape:
+        raise ValueError(
+            f"teacher_logits must have the shape of student_logits, {(n, n_classes)} (a row "
+            f"per sample, a column per class); got {tuple(teacher_logits.shape)}."
+        )
+    if tuple(y.shape) != (n,):
+        raise ValueError(
+            f"y must hold one class index per row of student_logits, shape ({n},); got "
+            f"shape {tuple(y.shape)}."
+        )
+    if y.is_floating_point() or y.is_complex():
+        raise TypeError(
+            f"y must hold integer class indices (-1 for an unlabelled row); got {y.dtype}. "
+            f"Soft targets go in teacher_logits."
+        )
+    codes = y.long()
+    if ((codes < UNLABELED) | (codes >= n_classes)).any():
+        raise ValueError(
+            f"y holds class indices from {int(codes.min())} to {int(codes.max())}; with "
+            f"{n_classes} classes (the columns of student_logits) they must be in "
+            f"0..{n_classes - 1}, or -1 for an unlabelled row."
+        )
