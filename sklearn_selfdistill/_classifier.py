@@ -13,6 +13,7 @@ from ._base import BaseSelfDistillation, _estimator_has
 from ._students import (
     SampleWeightClassifierStudent,
     accepts_sample_weight,
+    aligned_decision,
     aligned_proba,
     is_skorch_net,
 )
@@ -45,7 +46,8 @@ class _ClassifierEnsemble:
 
     @available_if(lambda self: all(hasattr(g, "decision_function") for g in self.generations))
     def decision_function(self, X):
-        return np.mean([g.decision_function(X) for g in self.generations], axis=0)
+        scores = [aligned_decision(g, X, self.classes_) for g in self.generations]
+        return np.mean(scores, axis=0)
 
 
 class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
@@ -387,6 +389,10 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     def decision_function(self, X):
         """Decision function of ``estimator_`` (averaged for the ensemble).
 
+        One column per class of ``classes_`` (one score for a binary problem, as in
+        scikit-learn). A class that a generation never saw (all its soft weight fell
+        below ``1e-6``) scores ``-inf`` in that generation, and so in the ensemble.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -397,7 +403,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         X = self._validate_predict_data(X)
-        return self.estimator_.decision_function(X)
+        if isinstance(self.estimator_, _ClassifierEnsemble):
+            return self.estimator_.decision_function(X)
+        return aligned_decision(self.estimator_, X, self.classes_)
 
     @available_if(_estimator_has("predict_proba"))
     def staged_predict_proba(self, X):

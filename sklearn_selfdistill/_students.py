@@ -114,6 +114,14 @@ class SampleWeightClassifierStudent(Student):
 
     def fit(self, estimator, X, targets, sample_weight):
         rows, cols = np.nonzero(targets >= MIN_SOFT_PROBABILITY)
+        if np.unique(cols).shape[0] < 2:
+            kept = self.classes[cols[0]] if cols.shape[0] else None
+            raise ValueError(
+                f"The soft targets keep a single class ({kept!r}): every other class's "
+                f"probability is below {MIN_SOFT_PROBABILITY:g} on every row, so there is "
+                f"nothing left to classify. A teacher sharpened by a temperature below 1 "
+                f"with alpha=1 does that; use alpha < 1 or temperature >= 1."
+            )
         soft = targets[rows, cols]
         hard = np.all(soft == 1.0)
         weight = None if hard else soft
@@ -140,4 +148,22 @@ def aligned_proba(estimator, X, classes):
         return proba
     out = np.zeros((proba.shape[0], classes.shape[0]))
     out[:, np.searchsorted(classes, fitted_classes)] = proba
+    return out
+
+
+def aligned_decision(estimator, X, classes):
+    """``estimator.decision_function(X)`` with one column per class of ``classes``.
+
+    A generation that never saw some classes scores them ``-inf``; a binary generation
+    of a multi-class problem (one score, for its second class) gets the columns
+    ``-score / 2`` and ``score / 2``, which rank its two classes as it does.
+    """
+    scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
+    fitted_classes = estimator.classes_
+    if fitted_classes.shape[0] == classes.shape[0]:
+        return scores
+    if scores.ndim == 1:
+        scores = np.column_stack([-scores, scores]) / 2
+    out = np.full((scores.shape[0], classes.shape[0]), -np.inf)
+    out[:, np.searchsorted(classes, fitted_classes)] = scores
     return out

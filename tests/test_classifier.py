@@ -316,3 +316,34 @@ def test_schedule_temperatures_are_recorded(iris):
     temperatures = [h["temperature"] for h in clf.history_[1:]]
     assert temperatures == pytest.approx([5.0, 11 / 3, 7 / 3, 1.0])
     assert [h["alpha"] for h in clf.history_] == [0.0, 0.7, 0.7, 0.7, 0.7]
+
+
+def test_soft_targets_that_keep_one_class_are_a_clear_error_and_keep_the_finished_ones():
+    # alpha=1 with T < 1 sharpens the teacher: the minority class vanishes from the targets.
+    X = np.linspace(-1, 1, 48).reshape(-1, 1)
+    y = np.repeat([0, 1], [40, 8])
+    clf = SelfDistillationClassifier(
+        LogisticRegression(C=0.01), n_generations=4, alpha=1.0, temperature=0.25
+    )
+    with pytest.raises(ValueError, match="soft targets keep a single class") as info:
+        clf.fit(X, y)
+    assert "use alpha < 1 or temperature >= 1" in str(info.value)
+    assert len(info.value.partial_generations) >= 1
+
+
+def test_decision_function_has_a_column_per_class_when_a_generation_lost_one():
+    X = np.linspace(-1, 1, 48).reshape(-1, 1)
+    y = np.repeat([0, 1, 2], [20, 20, 8])
+    for final in ("last", "ensemble"):
+        clf = SelfDistillationClassifier(
+            LogisticRegression(C=0.01),
+            n_generations=3,
+            alpha=1.0,
+            temperature=0.25,
+            final_generation=final,
+        ).fit(X, y)
+        assert [g.classes_.tolist() for g in clf.generations_][-1] == [0, 1]  # lost class 2
+        scores = clf.decision_function(X)
+        assert scores.shape == (48, 3) and np.all(scores[:, 2] == -np.inf)
+        if final == "last":
+            np.testing.assert_array_equal(clf.classes_[np.argmax(scores, axis=1)], clf.predict(X))
