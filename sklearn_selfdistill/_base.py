@@ -238,8 +238,10 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         if not np.isfinite(self.n_generations) and not hasattr(student, "fit_limit"):
             raise ValueError(
                 f"n_generations=inf (the limit of infinitely many generations) needs a "
-                f"closed form, which exists only for KernelRidge and Ridge regressors; "
-                f"got {type(estimator).__name__}. Use a finite n_generations."
+                f"closed form, which exists only for KernelRidge and Ridge regressors "
+                f"(alone, or at the end of a Pipeline whose other steps never look at y, "
+                f"such as Nystroem or StandardScaler); got {type(estimator).__name__}. Use "
+                f"a finite n_generations."
             )
 
         train, validation = self._split_validation(y, labeled, rng)

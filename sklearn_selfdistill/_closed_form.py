@@ -14,18 +14,49 @@ One Cholesky factorization of ``M + lam I`` therefore serves every generation,
 each of which costs a triangular solve. Generation ``g`` fits
 ``z_g = alpha * f_{g-1}(X) + (1 - alpha) * y``; its fixed point (``alpha < 1``) is the
 same estimator with ``lam / (1 - alpha)``: one more factorization and nothing else.
+
+A :class:`~sklearn.pipeline.Pipeline` of transformers that never look at ``y``
+(Nystroem, random features, scalers, PCA, ...; see ``Y_FREE_TRANSFORMERS``) ending in
+such a KernelRidge or Ridge is the same estimator on the features ``Phi = prefix(X)``:
+refitting the pipeline on any targets refits the prefix to the same ``Phi`` (the
+prefix is fit without ``y`` and without sample weights, and a random prefix uses the
+seed the meta-estimator fixed for all generations). So the prefix is fit and applied
+once, and every generation and the limit are the closed form on ``Phi``: with
+``Nystroem(n_components=k)`` and Ridge that is one ``k``-by-``k`` factorization, the
+way to self-distil kernel ridge on more rows than an ``n``-by-``n`` kernel fits in memory.
 """
 
+import copy
 import warnings
 
 import numpy as np
 from scipy import linalg, sparse
 from sklearn.base import clone
+from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.kernel_approximation import (
+    AdditiveChi2Sampler,
+    Nystroem,
+    PolynomialCountSketch,
+    RBFSampler,
+    SkewedChi2Sampler,
+)
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    PolynomialFeatures,
+    RobustScaler,
+    SplineTransformer,
+    StandardScaler,
+)
 from sklearn.utils import Bunch, get_tags
+from sklearn.utils.validation import check_array
 
 from ._students import RegressorStudent
 
@@ -142,8 +173,12 @@ class _RidgeSystem:
             M = np.asarray((X.T @ X.multiply(self.sw[:, None])).todense())
             M -= self.sw.sum() * np.outer(self.x_mean, self.x_mean)
         else:
+            # One n-by-p copy (the centred X, scaled in place), not two: with many
+            # rows (Nystroem features of a large data set) X is what fills memory.
             Xc = X - self.x_mean
-            M = Xc.T @ (self.sw[:, None] * Xc)
+            if sample_weight is not None:
+                Xc *= np.sqrt(self.sw)[:, None]
+            M = Xc.T @ Xc
         if decompose:
             self.eigenvalues = _eigenvalues_in_place(M)
             return
@@ -174,7 +209,10 @@ class _RidgeSystem:
 
 
 def closed_form_system(estimator, X):
-    """The system class for ``estimator`` on ``X``, or None where no closed form applies."""
+    """The system class for ``estimator`` on ``X``, or None where no closed form applies.
+
+    ``X=None`` asks without the data (the features of a pipeline are not known yet).
+    """
     if type(estimator) is KernelRidge:
         return _KernelRidgeSystem if _scalar_penalty(estimator) is not None else None
     if type(estimator) is Ridge:
@@ -184,6 +222,91 @@ def closed_form_system(estimator, X):
             return None  # the p-by-p scatter matrix of wide sparse data would not fit
         return _RidgeSystem
     return None
+
+
+#: Transformers that never look at ``y`` (nor at sample weights) when fit: a pipeline
+#: of these before a KernelRidge / Ridge keeps the closed form. Exact classes only (a
+#: subclass may fit differently); anything else (SelectKBest, TargetEncoder, a
+#: user's transformer, a ColumnTransformer) makes the pipeline refit every generation.
+#: FunctionTransformer is assumed to apply a deterministic function.
+Y_FREE_TRANSFORMERS = (
+    Nystroem,
+    RBFSampler,
+    SkewedChi2Sampler,
+    AdditiveChi2Sampler,
+    PolynomialCountSketch,
+    StandardScaler,
+    MinMaxScaler,
+    MaxAbsScaler,
+    RobustScaler,
+    Normalizer,
+    PolynomialFeatures,
+    SplineTransformer,
+    FunctionTransformer,
+    PCA,
+    TruncatedSVD,
+)
+
+
+def _is_passthrough(step):
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def closed_form_pipeline(estimator):
+    """Whether ``estimator`` is a Pipeline of y-free transformers ending in a closed form.
+
+    The last step must be a KernelRidge or Ridge with a closed form (one penalty,
+    ``positive=False`` for Ridge); every earlier step one of ``Y_FREE_TRANSFORMERS``
+    or ``"passthrough"`` / None. A pipeline that transforms its metadata
+    (``transform_input``) does not qualify.
+    """
+    if type(estimator) is not Pipeline or getattr(estimator, "transform_input", None):
+        return False
+    steps = estimator.steps
+    if not steps or closed_form_system(steps[-1][1], None) is None:
+        return False
+    return all(
+        _is_passthrough(step) or type(step) in Y_FREE_TRANSFORMERS for _, step in steps[:-1]
+    )
+
+
+def _fit_prefix(pipeline, X):
+    """Fit the pipeline's steps but the last on ``X``, as ``Pipeline.fit`` would.
+
+    Returns the fitted steps (``(name, transformer)`` pairs, the pipeline's own step
+    objects, now fitted) and the features they give for ``X``. No ``y`` and no
+    sample weights: the steps do not look at them, and ``Pipeline.fit`` routes the
+    meta-estimator's sample weights to the last step only.
+    """
+    steps, features = [], X
+    for name, step in pipeline.steps[:-1]:
+        if not _is_passthrough(step):
+            if hasattr(step, "fit_transform"):
+                features = step.fit_transform(features)
+            else:
+                features = step.fit(features).transform(features)
+        steps.append((name, step))
+    return steps, features
+
+
+def _checked_features(final, features):
+    """``features`` as the closed form needs them, or None where it cannot take them.
+
+    Non-finite or non-numeric features raise the error the last step's own fit would.
+    Features that are neither an array nor a sparse matrix (a pandas frame from
+    ``set_output``), or wide sparse features for Ridge, are left to the last step's fit.
+    """
+    if not (isinstance(features, np.ndarray) or sparse.issparse(features)):
+        return None
+    features = check_array(
+        features,
+        accept_sparse=("csr", "csc"),
+        dtype="numeric",
+        ensure_all_finite=True,
+        estimator=final,
+        input_name="X",
+    )
+    return features if closed_form_system(final, features) is not None else None
 
 
 def _constant_model(estimator, X, y, sample_weight):
@@ -299,8 +422,104 @@ class ClosedFormStudent(RegressorStudent):
         return model
 
 
+class PipelineClosedFormStudent(ClosedFormStudent):
+    """A Pipeline of y-free transformers before a KernelRidge / Ridge: the closed form
+    on its features.
+
+    The first ``X`` seen (the training rows of the generation loop) has its prefix
+    fit and its features computed once; every generation (and the limit) is the
+    closed form of the last step on those features, put back together with a copy of
+    the fitted prefix into an ordinary fitted Pipeline. Other rows (cross-fit folds)
+    get their own prefix fit, as a refit of the pipeline would. Features the closed
+    form cannot take (see ``_checked_features``) are fit by the last step itself.
+
+    Random prefix steps (Nystroem, RBFSampler, ...) use their ``random_state``; the
+    meta-estimator has replaced a None there by one seed drawn for the whole fit, so
+    the features are exactly those every refit of the pipeline would compute. With
+    the meta-estimator's ``random_state=None`` that seed comes from NumPy's global
+    random state: two calls to ``fit`` draw different features, but within one fit
+    all generations share them, as they do when refitting.
+    """
+
+    def __init__(self, target_ndim, system, estimator):
+        super().__init__(target_ndim, system, estimator.steps[-1][1])
+        self._prefix = None  # (X, fitted prefix steps, features) of the training rows
+        self._pipeline_last = None  # (pipeline, X, last step, features) of the last fit
+
+    def _features(self, estimator, X):
+        """Fitted prefix steps, features, and whether the closed form takes them.
+
+        The training rows' are kept; each later call gets its own copy of their
+        fitted steps (one per generation, as refits would make).
+        """
+        if self._prefix is not None and self._prefix[0] is X:
+            _, steps, features, closed = self._prefix
+            return copy.deepcopy(steps), features, closed
+        steps, features = _fit_prefix(estimator, X)
+        checked = _checked_features(estimator.steps[-1][1], features)
+        closed = checked is not None
+        features = checked if closed else features
+        if self._prefix is None:
+            self._prefix = (X, copy.deepcopy(steps), features, closed)
+        return steps, features, closed
+
+    def _assemble(self, estimator, X, steps, final, features):
+        """``estimator`` (a fresh clone of the pipeline) with fitted steps, as after fit."""
+        estimator.steps = [*steps, (estimator.steps[-1][0], final)]
+        self._pipeline_last = (estimator, X, final, features)
+        return estimator
+
+    def fit(self, estimator, X, targets, sample_weight):
+        steps, features, closed = self._features(estimator, X)
+        final = estimator.steps[-1][1]
+        if closed:
+            model = super().fit(final, features, targets, sample_weight)
+        else:
+            model = RegressorStudent.fit(self, final, features, targets, sample_weight)
+        return self._assemble(estimator, X, steps, model, features)
+
+    def _known_predictions(self, model, X):
+        last = self._pipeline_last
+        if last is None or last[0] is not model or last[1] is not X:
+            return None
+        _, _, final, features = last
+        predictions = super()._known_predictions(final, features)
+        if predictions is None:
+            # Ridge: predict from the features, without transforming X again.
+            predictions = RegressorStudent.output(self, final, features)
+            self._last = (final, features, predictions)
+        return predictions
+
+    def fit_limit(self, estimator, X, y, sample_weight, alpha):
+        steps, features, closed = self._features(estimator, X)
+        final = estimator.steps[-1][1]
+        if not closed:
+            raise ValueError(
+                f"The limit (n_generations=inf) needs the closed form of the pipeline's "
+                f"last step {type(final).__name__} on the features of its other steps, "
+                f"which it cannot take here ({type(features).__name__} of shape "
+                f"{getattr(features, 'shape', None)}). Use a finite n_generations."
+            )
+        model = super().fit_limit(final, features, y, sample_weight, alpha)
+        return self._assemble(estimator, X, steps, model, features)
+
+
 def spectral_diagonals(estimator, X, sample_weight, alpha, n_generations):
-    """Eigenvalues ``d`` of ``M`` and the diagonals ``b_g`` of every generation and the limit."""
+    """Eigenvalues ``d`` of ``M`` and the diagonals ``b_g`` of every generation and the limit.
+
+    For a pipeline (see ``closed_form_pipeline``) ``M`` is the system of its last step
+    on the features of a fresh fit of its other steps on ``X`` (the same features the
+    generations were fit on).
+    """
+    if closed_form_pipeline(estimator):
+        _, features = _fit_prefix(clone(estimator), X)
+        estimator = estimator.steps[-1][1]
+        X = _checked_features(estimator, features)
+        if X is None:
+            raise AttributeError(
+                "spectral_diagonals_ needs the closed form, which the pipeline's last "
+                "step could not use on the features of its other steps."
+            )
     system = closed_form_system(estimator, X)
     d = np.clip(system(estimator, X, sample_weight, 0.0, decompose=True).eigenvalues, 0.0, None)
     penalty = _scalar_penalty(estimator)
@@ -312,5 +531,8 @@ def spectral_diagonals(estimator, X, sample_weight, alpha, n_generations):
 
 
 def make_closed_form_student(estimator, X, target_ndim):
+    if closed_form_pipeline(estimator):
+        system = closed_form_system(estimator.steps[-1][1], None)
+        return PipelineClosedFormStudent(target_ndim, system, estimator)
     system = closed_form_system(estimator, X)
     return None if system is None else ClosedFormStudent(target_ndim, system, estimator)

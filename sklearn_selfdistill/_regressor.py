@@ -8,7 +8,12 @@ from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
-from ._closed_form import ClosedFormStudent, make_closed_form_student, spectral_diagonals
+from ._closed_form import (
+    ClosedFormStudent,
+    closed_form_pipeline,
+    make_closed_form_student,
+    spectral_diagonals,
+)
 from ._students import RegressorStudent, is_skorch_net
 
 
@@ -41,6 +46,20 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     ``positive=True``, one penalty per target, wide sparse data for Ridge, or a
     singular system fall back to refitting.
 
+    The same holds for a :class:`~sklearn.pipeline.Pipeline` whose last step is such
+    a KernelRidge or Ridge and whose other steps never look at ``y`` (kernel
+    approximations such as :class:`~sklearn.kernel_approximation.Nystroem`, scalers,
+    ``PolynomialFeatures``, ``SplineTransformer``, ``PCA``, ``TruncatedSVD``,
+    ``FunctionTransformer``, ``"passthrough"``; exact classes): those steps are fit
+    once, and the closed form runs on their output, so ``Nystroem`` + ``Ridge``
+    self-distils kernel ridge on more rows than an ``n``-by-``n`` kernel would fit in
+    memory, limit included. Each generation is an ordinary fitted Pipeline. A random
+    step left at ``random_state=None`` gets the seed described under
+    ``random_state``, so its features are those of a refit; with this estimator's
+    ``random_state=None`` they change from one ``fit`` to the next (shared by all
+    generations of one fit). Any other step (``SelectKBest``, your own transformer)
+    makes the pipeline refit every generation.
+
     A :class:`skorch.NeuralNetRegressor` (the ``torch`` extra) is trained generation
     after generation (Born-Again regression): every generation is a clone of the net,
     so skorch starts it from fresh weights and a fresh optimizer, and its targets use
@@ -62,8 +81,9 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         Regressor. Cloned, never modified. None means ``Ridge()``.
     n_generations : int or numpy.inf, default=5
         Number of generations, generation 0 included: ``1`` is the plain estimator.
-        ``numpy.inf`` (KernelRidge and Ridge only) fits the limit directly; with
-        ``alpha=1`` that is the zero function (a warning says so).
+        ``numpy.inf`` (KernelRidge and Ridge, alone or at the end of a pipeline
+        of y-free transformers) fits the limit directly; with ``alpha=1`` that is
+        the zero function (a warning says so).
     alpha : float in [0, 1], default=0.5
         Weight of the teacher in the targets of generations ``g >= 1``. Borup &
         Andersen (2021) weight the ground truth instead: their ``alpha`` is
@@ -119,7 +139,8 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
     spectral_diagonals_ : Bunch
-        KernelRidge and Ridge with a finite ``n_generations`` only, computed on first
+        KernelRidge and Ridge (alone or at the end of a closed-form pipeline, then
+        on its features) with a finite ``n_generations`` only, computed on first
         access (an eigendecomposition): the eigenvalues of the system matrix and the
         diagonals ``b_g`` of every generation and of the limit; see the property.
     n_features_in_ : int
@@ -158,6 +179,18 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     >>> krr = KernelRidge(alpha=0.2, kernel="rbf", gamma=0.5)
     >>> limit = SelfDistillationRegressor(krr, n_generations=np.inf, alpha=0.6).fit(X, y)
     >>> same = KernelRidge(alpha=0.2 / (1 - 0.6), kernel="rbf", gamma=0.5).fit(X, y)
+    >>> bool(np.allclose(limit.predict(X), same.predict(X)))
+    True
+
+    Nystroem features and Ridge: one small factorization for any number of rows,
+    and the limit is the same pipeline with Ridge's ``alpha / (1 - 0.6)``:
+
+    >>> from sklearn.kernel_approximation import Nystroem
+    >>> from sklearn.pipeline import make_pipeline
+    >>> pipe = make_pipeline(Nystroem(gamma=0.5, n_components=5, random_state=0), Ridge(0.2))
+    >>> limit = SelfDistillationRegressor(pipe, n_generations=np.inf, alpha=0.6).fit(X, y)
+    >>> same = make_pipeline(Nystroem(gamma=0.5, n_components=5, random_state=0),
+    ...                      Ridge(0.2 / (1 - 0.6))).fit(X, y)
     >>> bool(np.allclose(limit.predict(X), same.predict(X)))
     True
     """
@@ -208,7 +241,17 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     def _x_validation(self):
         if is_skorch_net(self._template()):
             # The module's weights are float32; images (n, C, H, W) go in as they are.
-            return {"dtype": np.float32, "ensure_all_finite": True, "allow_nd": True}
+            # A read-only array (from a DataFrame) is copied: torch warns on those.
+            return {
+                "dtype": np.float32,
+                "ensure_all_finite": True,
+                "allow_nd": True,
+                "force_writeable": True,
+            }
+        if closed_form_pipeline(self._template()):
+            # X goes to the pipeline's first steps, which validate it as the pipeline
+            # would; the closed form checks their output as the last step would.
+            return super()._x_validation()
         if type(self._template()) in (KernelRidge, Ridge):
             # The closed form computes with X itself: it must be numeric and finite.
             return {"dtype": "numeric", "ensure_all_finite": True}
@@ -286,7 +329,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         ``b_0 = d / (d + lambda)`` and ``b_g = b_0 * ((1 - alpha) + alpha * b_{g-1})``.
         Directions of small eigenvalues shrink faster: self-distillation sparsifies.
         An eigendecomposition costs several Cholesky factorizations, hence the lazy
-        evaluation. Only for KernelRidge and Ridge with a finite ``n_generations``.
+        evaluation. Only for KernelRidge and Ridge with a finite ``n_generations``;
+        for a pipeline of y-free transformers before them, ``M`` is the last step's
+        system on the features (``Phi^T S Phi``, centred, for Ridge on Nystroem
+        features ``Phi``), recomputed by fitting the other steps on the training rows.
 
         Returns
         -------
@@ -299,7 +345,8 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         if getattr(self, "_spectral_inputs", None) is None:
             raise AttributeError(
                 "spectral_diagonals_ exists only where the closed form was used: a "
-                "KernelRidge or Ridge estimator with a finite n_generations."
+                "KernelRidge or Ridge estimator (or a pipeline of y-free transformers "
+                "ending in one) with a finite n_generations."
             )
         if getattr(self, "_spectral_cache", None) is None:
             estimator, X, sample_weight = self._spectral_inputs

@@ -7,13 +7,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import SelectKBest, f_regression
+from sklearn.kernel_approximation import Nystroem, RBFSampler
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
-from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.metrics.pairwise import pairwise_kernels, rbf_kernel
+from sklearn.model_selection import KFold, cross_val_predict, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, SplineTransformer, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from sklearn_selfdistill import SelfDistillationRegressor
-from sklearn_selfdistill._closed_form import ClosedFormStudent
+from sklearn_selfdistill._closed_form import ClosedFormStudent, PipelineClosedFormStudent
+from sklearn_selfdistill._students import RegressorStudent
 
 
 def refit_generations(estimator, X, y, alpha, n_generations, sample_weight=None):
@@ -332,3 +340,308 @@ def test_scoring_strings_see_the_right_train_predictions(curve, scoring):
     for record, model in zip(reg.history_, reg.generations_, strict=True):
         expected = get_scorer(scoring)(model, X, y)
         assert record["train_score"] == pytest.approx(expected, rel=1e-9)
+
+
+# -- pipelines of y-free transformers before KernelRidge / Ridge ---------------------
+
+
+def refit_pipeline_generations(pipeline, X, y, alpha, n_generations, sample_weight=None):
+    """A real fit of the pipeline per generation, sample weights to its last step only."""
+    params = {}
+    if sample_weight is not None:
+        params = {f"{pipeline.steps[-1][0]}__sample_weight": sample_weight}
+    models = [clone(pipeline).fit(X, y, **params)]
+    for _ in range(1, n_generations):
+        targets = alpha * models[-1].predict(X) + (1 - alpha) * y
+        models.append(clone(pipeline).fit(X, targets, **params))
+    return models
+
+
+@pytest.fixture(scope="module")
+def surface():
+    rng = np.random.RandomState(4)
+    X = rng.uniform(-2, 2, size=(150, 3)) * [1.0, 5.0, 0.2] + [0.0, 10.0, -3.0]
+    y = np.sin(2 * X[:, 0]) + 0.1 * X[:, 1] + 0.2 * rng.randn(150)
+    X_new = rng.uniform(-2, 2, size=(30, 3)) * [1.0, 5.0, 0.2] + [0.0, 10.0, -3.0]
+    return X, y, X_new
+
+
+PIPELINES = {
+    "nystroem_ridge": lambda: make_pipeline(
+        Nystroem(gamma=0.05, n_components=40, random_state=0), Ridge(alpha=0.5)
+    ),
+    "scaler_kernel_ridge": lambda: make_pipeline(
+        StandardScaler(), KernelRidge(alpha=0.3, kernel="rbf", gamma=0.4)
+    ),
+    "spline_pca_passthrough_ridge": lambda: Pipeline(
+        [
+            ("scale", MinMaxScaler()),
+            ("splines", SplineTransformer(n_knots=6)),
+            ("skip", "passthrough"),
+            ("pca", PCA(n_components=10)),
+            ("ridge", Ridge(alpha=2.0, fit_intercept=False)),
+        ]
+    ),
+    "rbf_sampler_dual_ridge": lambda: make_pipeline(
+        RBFSampler(gamma=0.05, n_components=200, random_state=1), Ridge(alpha=1.0)
+    ),
+}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("name", list(PIPELINES))
+def test_pipeline_closed_form_matches_pipeline_refits(surface, name, weighted):
+    X, y, X_new = surface
+    pipeline = PIPELINES[name]()
+    w = np.random.RandomState(5).uniform(0.0, 3.0, size=y.shape[0]) if weighted else None
+    reg = SelfDistillationRegressor(pipeline, n_generations=5, alpha=0.7, random_state=0)
+    student, _, _ = reg._prepare_targets(X, y, clone(pipeline), w)
+    assert isinstance(student, PipelineClosedFormStudent)
+    reg.fit(X, y, sample_weight=w)
+    expected = refit_pipeline_generations(pipeline, X, y, 0.7, 5, sample_weight=w)
+    for g, (model, reference) in enumerate(zip(reg.generations_, expected, strict=True)):
+        assert type(model) is Pipeline and check_is_fitted(model) is None
+        assert type(model[-1]) is type(pipeline[-1])
+        assert_close(model.predict(X_new), reference.predict(X_new))
+        assert_close(model.predict(X), reference.predict(X))
+        assert reg.history_[g]["train_score"] == pytest.approx(reference.score(X, y), rel=1e-9)
+    # Each generation owns its fitted steps: refitting one leaves the others alone.
+    assert reg.generations_[0][0] is not reg.generations_[1][0]
+    before = reg.generations_[1].predict(X_new)
+    reg.generations_[0].fit(X[:50], y[:50])
+    np.testing.assert_array_equal(reg.generations_[1].predict(X_new), before)
+    assert all(not isinstance(v, ClosedFormStudent) for v in vars(reg).values())
+
+
+def test_pipeline_closed_form_multi_output(surface):
+    X, y, X_new = surface
+    Y = np.column_stack([y, np.cos(X[:, 0])])
+    pipeline = PIPELINES["scaler_kernel_ridge"]()
+    reg = SelfDistillationRegressor(pipeline, n_generations=3, alpha=0.5).fit(X, Y)
+    expected = refit_pipeline_generations(pipeline, X, Y, 0.5, 3)
+    for prediction, reference in zip(reg.staged_predict(X_new), expected, strict=True):
+        assert prediction.shape == (30, 2)
+        assert_close(prediction, reference.predict(X_new))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("name", ["nystroem_ridge", "scaler_kernel_ridge"])
+def test_pipeline_limit_is_the_pipeline_with_amplified_regulariser(surface, name, weighted):
+    X, y, X_new = surface
+    pipeline = PIPELINES[name]()
+    w = np.random.RandomState(6).uniform(0.5, 2.0, size=y.shape[0]) if weighted else None
+    alpha = 0.65
+    reg = SelfDistillationRegressor(pipeline, n_generations=np.inf, alpha=alpha)
+    reg.fit(X, y, sample_weight=w)
+    lam, last = pipeline[-1].alpha, pipeline.steps[-1][0]
+    amplified = clone(pipeline).set_params(**{f"{last}__alpha": lam / (1 - alpha)})
+    params = {} if w is None else {f"{last}__sample_weight": w}
+    amplified.fit(X, y, **params)
+    assert reg.n_generations_ == np.inf and type(reg.estimator_) is Pipeline
+    assert reg.estimator_[-1].alpha == lam  # the limit, not a different estimator
+    assert_close(reg.predict(X_new), amplified.predict(X_new))
+    many = SelfDistillationRegressor(pipeline, n_generations=300, alpha=alpha)
+    many.fit(X, y, sample_weight=w)
+    assert_close(many.predict(X_new), reg.predict(X_new), rtol=1e-6)
+
+
+def test_pipeline_pure_distillation_limit_warns(surface):
+    X, y, X_new = surface
+    with pytest.warns(UserWarning, match="weighted mean of y"):
+        reg = SelfDistillationRegressor(
+            PIPELINES["nystroem_ridge"](), n_generations=np.inf, alpha=1.0
+        ).fit(X, y)
+    np.testing.assert_allclose(reg.predict(X_new), y.mean())
+
+
+def test_pipeline_random_prefix_uses_the_seed_a_refit_would_use(surface):
+    X, y, X_new = surface
+    unseeded = make_pipeline(Nystroem(gamma=0.05, n_components=30), Ridge(alpha=0.5))
+    reg = SelfDistillationRegressor(unseeded, n_generations=3, alpha=0.6, random_state=7)
+    reg.fit(X, y)
+    # _base.py fills every random_state left at None with one seed drawn from random_state.
+    seed = int(np.random.RandomState(7).randint(np.iinfo(np.int32).max))
+    assert all(model[0].random_state == seed for model in reg.generations_)
+    seeded = make_pipeline(Nystroem(gamma=0.05, n_components=30, random_state=seed), Ridge(0.5))
+    expected = refit_pipeline_generations(seeded, X, y, 0.6, 3)
+    for prediction, reference in zip(reg.staged_predict(X_new), expected, strict=True):
+        assert_close(prediction, reference.predict(X_new))
+    # random_state=None: a fresh seed per fit, shared by every generation of that fit.
+    free = SelfDistillationRegressor(unseeded, n_generations=3, alpha=0.6).fit(X, y)
+    components = [model[0].components_ for model in free.generations_]
+    assert all(np.array_equal(c, components[0]) for c in components)
+    seed = free.generations_[0][0].random_state
+    expected = refit_pipeline_generations(free.generations_[0], X, y, 0.6, 3)
+    assert expected[0][0].random_state == seed
+    assert_close(free.predict(X_new), expected[-1].predict(X_new))
+
+
+class _Shift(TransformerMixin, BaseEstimator):
+    """A user's transformer: unknown to the whitelist, so the pipeline is refit."""
+
+    def fit(self, X, y=None):
+        self.mean_ = np.mean(X, axis=0)
+        return self
+
+    def transform(self, X):
+        return X - self.mean_
+
+
+class _MyScaler(StandardScaler):
+    pass
+
+
+@pytest.mark.parametrize(
+    "first",
+    [SelectKBest(f_regression, k=2), _Shift(), _MyScaler()],
+    ids=["select_k_best", "user_transformer", "subclass"],
+)
+def test_pipeline_with_unknown_or_y_dependent_step_refits(surface, first):
+    X, y, X_new = surface
+    pipeline = make_pipeline(first, KernelRidge(alpha=0.3, kernel="rbf", gamma=0.4))
+    reg = SelfDistillationRegressor(pipeline, n_generations=3, alpha=0.5)
+    student, _, _ = reg._prepare_targets(X, y, clone(pipeline), None)
+    assert type(student) is RegressorStudent
+    reg.fit(X, y)
+    expected = refit_pipeline_generations(pipeline, X, y, 0.5, 3)
+    for prediction, reference in zip(reg.staged_predict(X_new), expected, strict=True):
+        np.testing.assert_allclose(prediction, reference.predict(X_new), rtol=1e-12)
+    with pytest.raises(ValueError, match="n_generations=inf"):
+        SelfDistillationRegressor(pipeline, n_generations=np.inf).fit(X, y)
+    assert not hasattr(reg, "spectral_diagonals_")
+
+
+def test_pipeline_with_positive_ridge_or_per_target_penalty_refits(surface):
+    X, y, _ = surface
+    for last in (Ridge(positive=True), KernelRidge(alpha=np.array([0.1, 1.0]))):
+        reg = SelfDistillationRegressor(make_pipeline(StandardScaler(), last))
+        student, _, _ = reg._prepare_targets(X, y, reg.estimator, None)
+        assert type(student) is RegressorStudent
+
+
+def test_pipeline_features_the_closed_form_cannot_take_go_to_the_last_step():
+    rng = np.random.RandomState(8)
+    X = rng.uniform(0, 1, size=(20, 1))
+    y = np.sin(6 * X.ravel()) + 0.1 * rng.randn(20)
+    # 32 sparse spline columns for 20 rows: wide sparse data, which Ridge fits itself.
+    pipeline = make_pipeline(SplineTransformer(n_knots=30, sparse_output=True), Ridge(1.0))
+    reg = SelfDistillationRegressor(pipeline, n_generations=3, alpha=0.5).fit(X, y)
+    expected = refit_pipeline_generations(pipeline, X, y, 0.5, 3)
+    assert_close(reg.predict(X), expected[-1].predict(X), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"limit \(n_generations=inf\) needs the closed form"):
+        SelfDistillationRegressor(pipeline, n_generations=np.inf).fit(X, y)
+    with pytest.raises(AttributeError, match="spectral_diagonals_ needs the closed form"):
+        reg.spectral_diagonals_  # noqa: B018
+
+
+def test_pipeline_pandas_output_goes_to_the_last_step(surface):
+    pd = pytest.importorskip("pandas")
+    X, y, X_new = surface
+    pipeline = make_pipeline(StandardScaler().set_output(transform="pandas"), Ridge(1.0))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    reg = SelfDistillationRegressor(pipeline, n_generations=3, alpha=0.5).fit(frame, y)
+    expected = refit_pipeline_generations(pipeline, frame, y, 0.5, 3)
+    new = pd.DataFrame(X_new, columns=["a", "b", "c"])
+    assert_close(reg.predict(new), expected[-1].predict(new))
+
+
+def test_pipeline_x_validation_is_the_pipeline_s(surface):
+    X, y, X_new = surface
+    pipeline = PIPELINES["nystroem_ridge"]()
+    # Sparse X and nested lists go to Nystroem, which takes them.
+    reg = SelfDistillationRegressor(pipeline, n_generations=3, alpha=0.5)
+    reg.fit(sparse.csr_array(X), y)
+    expected = refit_pipeline_generations(pipeline, X, y, 0.5, 3)
+    assert_close(reg.predict(sparse.csr_array(X_new)), expected[-1].predict(X_new))
+    listed = clone(reg).fit(X.tolist(), y.tolist())
+    assert_close(listed.predict(X_new), expected[-1].predict(X_new))
+    # StandardScaler lets NaN through; the closed form refuses it as Ridge would.
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    scaled = make_pipeline(StandardScaler(), Ridge())
+    with pytest.raises(ValueError, match="NaN") as ours:
+        SelfDistillationRegressor(scaled, n_generations=2).fit(X_nan, y)
+    with pytest.raises(ValueError, match="NaN") as theirs:
+        clone(scaled).fit(X_nan, y)
+    assert str(ours.value) == str(theirs.value) and "Ridge" in str(ours.value)
+
+
+def test_pipeline_cross_fit_teacher(surface):
+    X, y, X_new = surface
+    pipeline = PIPELINES["nystroem_ridge"]()
+    reg = SelfDistillationRegressor(
+        pipeline, n_generations=2, alpha=0.5, teacher_predictions="cross_fit", cv=KFold(3)
+    ).fit(X, y)
+    oof = cross_val_predict(pipeline, X, y, cv=KFold(3))
+    reference = clone(pipeline).fit(X, 0.5 * oof + 0.5 * y)
+    assert_close(reg.predict(X_new), reference.predict(X_new))
+
+
+def test_pipeline_validation_scores_on_held_out_rows(surface):
+    X, y, _ = surface
+    pipeline = PIPELINES["scaler_kernel_ridge"]()
+    reg = SelfDistillationRegressor(
+        pipeline, n_generations=4, alpha=0.5, final_generation="best", random_state=0
+    ).fit(X, y)
+    # The rows _base.py holds out: the second draw of random_state (the first seeds).
+    rng = np.random.RandomState(0)
+    rng.randint(np.iinfo(np.int32).max)
+    train, held_out = train_test_split(
+        np.arange(y.shape[0]), test_size=0.1, random_state=rng.randint(np.iinfo(np.int32).max)
+    )
+    expected = refit_pipeline_generations(pipeline, X[np.sort(train)], y[np.sort(train)], 0.5, 4)
+    for record, model, reference in zip(reg.history_, reg.generations_, expected, strict=True):
+        score = reference.score(X[held_out], y[held_out])
+        assert record["validation_score"] == pytest.approx(score, rel=1e-9)
+        assert model.score(X[held_out], y[held_out]) == pytest.approx(score, rel=1e-9)
+    assert reg.estimator_ is reg.generations_[reg.best_generation_]
+
+
+def test_pipeline_spectral_diagonals_are_those_of_the_features(surface):
+    X, y, _ = surface
+    lam, alpha = 0.5, 0.7
+    pipeline = make_pipeline(Nystroem(gamma=0.05, n_components=40, random_state=0), Ridge(lam))
+    reg = SelfDistillationRegressor(pipeline, n_generations=4, alpha=alpha).fit(X, y)
+    diagonals = reg.spectral_diagonals_
+    features = reg.generations_[0][:-1].transform(X)
+    centred = features - features.mean(axis=0)
+    d = np.clip(np.linalg.eigvalsh(centred.T @ centred)[::-1], 0, None)
+    np.testing.assert_allclose(diagonals.eigenvalues, d, atol=1e-9 * d[0])
+    assert diagonals.generations.shape == (4, 40)
+    # In the eigenbasis of the features the fit of generation g is V diag(b_g) V^T.
+    _, V = np.linalg.eigh(centred.T @ centred)
+    V = V[:, ::-1]
+    for b, model in zip(diagonals.generations, reg.generations_, strict=True):
+        rhs = V.T @ (centred.T @ (y - y.mean()))
+        coef = V @ (b / np.where(d > 0, d, 1.0) * rhs * (d > 1e-12))
+        assert_close(model[-1].coef_, coef, rtol=1e-6)
+    np.testing.assert_allclose(diagonals.limit, d / (d + lam / (1 - alpha)))
+
+
+def test_precomputed_kernel_assembled_in_blocks_matches_rbf(curve):
+    X, y, X_new = curve
+    gamma, chunk = 12.0, 16
+
+    def blockwise(A, B):
+        """The kernel matrix built a block of rows at a time, as for big kernels."""
+        K = np.empty((A.shape[0], B.shape[0]))
+        for start in range(0, A.shape[0], chunk):
+            stop = start + chunk
+            K[start:stop] = pairwise_kernels(A[start:stop], B, metric="rbf", gamma=gamma)
+        return K
+
+    w = np.random.RandomState(9).uniform(0.5, 2.0, size=y.shape[0])
+    rbf = SelfDistillationRegressor(
+        KernelRidge(alpha=0.1, kernel="rbf", gamma=gamma), n_generations=4, alpha=0.6
+    ).fit(X, y, sample_weight=w)
+    precomputed = SelfDistillationRegressor(
+        KernelRidge(alpha=0.1, kernel="precomputed"), n_generations=4, alpha=0.6
+    ).fit(blockwise(X, X), y, sample_weight=w)
+    K_new = blockwise(X_new, X)
+    for a, b in zip(rbf.generations_, precomputed.generations_, strict=True):
+        assert_close(b.dual_coef_, a.dual_coef_)
+        assert_close(b.predict(K_new), a.predict(X_new))
+    limit_rbf = clone(rbf).set_params(n_generations=np.inf).fit(X, y, sample_weight=w)
+    limit_pre = clone(precomputed).set_params(n_generations=np.inf)
+    limit_pre.fit(blockwise(X, X), y, sample_weight=w)
+    assert_close(limit_pre.predict(K_new), limit_rbf.predict(X_new))

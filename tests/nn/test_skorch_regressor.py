@@ -1,5 +1,7 @@
 """skorch regression nets as generations: born-again regression, on the CPU."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -384,3 +386,17 @@ def test_warm_start_starts_each_generation_from_its_teacher(data, warm_start):
     assert _same(end0, _state(reg.generations_[0]))
     assert _same(begin1, end0) is warm_start
     assert not _same(end1, end0)
+
+
+def test_a_dataframe_fits_and_predicts_without_warnings_and_keeps_its_column_names(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    # float32 columns: validation makes no copy, so the array it hands on is read-only.
+    frame = pd.DataFrame(X.astype(np.float32), columns=[f"x{i}" for i in range(X.shape[1])])
+    reg = SelfDistillationRegressor(net(), n_generations=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns on read-only arrays
+        reg.fit(frame, y)
+        prediction = reg.predict(frame)
+    assert list(reg.feature_names_in_) == list(frame.columns)
+    assert prediction.shape == (X.shape[0],)
