@@ -63,7 +63,8 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn_selfdistill {release}"
 html_theme_options = {
     "navbar_end": ["theme-switcher", "navbar-icon-links"],
-    "secondary_sidebar_items": ["page-toc"],
+    # The benchmark tables are wide: that page gives the table of contents' room to them.
+    "secondary_sidebar_items": {"**": ["page-toc"], "benchmarks": []},
     "show_toc_level": 2,
 }
 html_sidebars = {
@@ -88,6 +89,8 @@ toc_object_entries_show_parents = "hide"
 def _inline(text):
     """Markdown inline text (`code`, **bold**) as reStructuredText."""
     pieces = []
+    if re.match(r"^\(?\w{1,3}[.)]\s", text):
+        pieces.append("\\")  # "(c) plain fit" is text, not an enumerated list
     for i, part in enumerate(text.split("`")):
         if i % 2:
             pieces.append(f"\\ ``{part}``\\ " if part else "")
@@ -105,7 +108,7 @@ def _cells(row):
 
 
 def markdown_to_rst(markdown, heading_levels):
-    """The headings, paragraphs and pipe tables of a results file as rst lines."""
+    """The headings, paragraphs, bullet lists and pipe tables of a results file as rst."""
     lines = []
     blocks = re.split(r"\n\s*\n", markdown.strip())
     for block in blocks:
@@ -124,6 +127,15 @@ def markdown_to_rst(markdown, heading_levels):
                     bullet = "   * - " if j == 0 else "     - "
                     lines.append((bullet + _inline(cell)).rstrip())
             lines.append("")
+        elif all(re.match(r"^\s*- ", r) or r.startswith("  ") for r in rows):
+            # A bullet list; indented lines continue the item above them.
+            items = []
+            for r in rows:
+                if re.match(r"^\s*- ", r):
+                    items.append(r.strip()[2:])
+                else:
+                    items[-1] += " " + r.strip()
+            lines += [f"- {_inline(item)}" for item in items] + [""]
         else:
             lines += [_inline(" ".join(r.strip() for r in rows)), ""]
     return lines
