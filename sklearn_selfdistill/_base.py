@@ -45,6 +45,27 @@ def _seed_unset_random_states(estimator, seed):
     return estimator
 
 
+def _not_numbers(data):
+    """``(dtype, conversion error)`` where ``data`` holds values that are not numbers.
+
+    None for sparse or numeric data, and for ragged data (whose own validation error
+    already says what is wrong).
+    """
+    if issparse(data):
+        return None
+    try:
+        values = np.asarray(data)
+    except (TypeError, ValueError):
+        return None
+    if values.dtype.kind not in "OSU":
+        return None
+    try:
+        values.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        return values.dtype, error
+    return None
+
+
 class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared logic of the self-distillation meta-estimators; not for direct use."""
 
@@ -156,40 +177,24 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
     def _check_numeric_y(self, y):
         """Targets that must be numbers: say so, instead of numpy's conversion error."""
-        if issparse(y):
-            return
-        try:
-            values = np.asarray(y)
-        except (TypeError, ValueError):  # ragged: validate_data's error says it
-            return
-        if values.dtype.kind not in "OSU":
-            return
-        try:
-            values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
+        problem = _not_numbers(y)
+        if problem is not None:
+            dtype, error = problem
             raise ValueError(
                 f"{type(self).__name__} needs numeric y (regression targets); got y of dtype "
-                f"{values.dtype} holding values that are not numbers ({exc}). Class labels "
+                f"{dtype} holding values that are not numbers ({error}). Class labels "
                 f"belong in SelfDistillationClassifier."
             ) from None
 
     def _explain_non_numeric_X(self, X, exc):
         """Where X had to become numbers and could not, raise an error that says so."""
-        if issparse(X):
-            return
-        try:
-            values = np.asarray(X)
-        except (TypeError, ValueError):  # ragged rows: the original error says it
-            return
-        if values.dtype.kind not in "OSU":
-            return
-        try:
-            values.astype(np.float64)
-        except (TypeError, ValueError) as conversion:
+        problem = _not_numbers(X)
+        if problem is not None:
+            dtype, error = problem
             raise ValueError(
                 f"{type(self).__name__} needs numeric X with a {type(self._template()).__name__} "
-                f"estimator; got X of dtype {values.dtype} holding values "
-                f"that are not numbers ({conversion}). Encode them as numbers first, for "
+                f"estimator; got X of dtype {dtype} holding values "
+                f"that are not numbers ({error}). Encode them as numbers first, for "
                 f"example with OneHotEncoder or OrdinalEncoder in a Pipeline before "
                 f"{type(self).__name__}."
             ) from exc
