@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import skorch
 import torch
+from _net_weights import same, state
 from sklearn.base import clone
 from skorch import NeuralNetClassifier
 
@@ -321,18 +322,10 @@ class _Weights(skorch.callbacks.Callback):
     log = []
 
     def on_train_begin(self, net, **kwargs):
-        _Weights.log.append(("begin", _state(net)))
+        _Weights.log.append(("begin", state(net)))
 
     def on_train_end(self, net, **kwargs):
-        _Weights.log.append(("end", _state(net)))
-
-
-def _state(net):
-    return {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-
-
-def _same(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a)
+        _Weights.log.append(("end", state(net)))
 
 
 @pytest.mark.parametrize("warm_start", [False, True])
@@ -343,10 +336,10 @@ def test_warm_start_starts_each_generation_from_its_teacher(data, warm_start):
         net(warm_start=warm_start, callbacks=[_Weights()]), n_generations=3
     ).fit(X, y)
     _, (_, end0), (_, begin1), (_, end1), (_, begin2), _ = _Weights.log
-    assert _same(end0, _state(clf.generations_[0]))  # the teacher is left as it was
-    assert _same(begin1, end0) is warm_start
-    assert _same(begin2, end1) is warm_start
-    assert not _same(end1, end0)  # and the student trained from there
+    assert same(end0, state(clf.generations_[0]))  # the teacher is left as it was
+    assert same(begin1, end0) is warm_start
+    assert same(begin2, end1) is warm_start
+    assert not same(end1, end0)  # and the student trained from there
     assert clf.generations_[1].module_ is not clf.generations_[0].module_
 
 

@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("skorch")
 
 import torch
+from _net_weights import same, state
 from sklearn.base import clone
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
@@ -361,18 +362,10 @@ class _Weights(Callback):
     log = []
 
     def on_train_begin(self, net, **kwargs):
-        _Weights.log.append(_state(net))
+        _Weights.log.append(state(net))
 
     def on_train_end(self, net, **kwargs):
-        _Weights.log.append(_state(net))
-
-
-def _state(net):
-    return {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-
-
-def _same(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a)
+        _Weights.log.append(state(net))
 
 
 @pytest.mark.parametrize("warm_start", [False, True])
@@ -383,9 +376,9 @@ def test_warm_start_starts_each_generation_from_its_teacher(data, warm_start):
         net(warm_start=warm_start, callbacks=[_Weights()]), n_generations=2
     ).fit(as_net_input(X), y)
     _begin0, end0, begin1, end1 = _Weights.log
-    assert _same(end0, _state(reg.generations_[0]))
-    assert _same(begin1, end0) is warm_start
-    assert not _same(end1, end0)
+    assert same(end0, state(reg.generations_[0]))
+    assert same(begin1, end0) is warm_start
+    assert not same(end1, end0)
 
 
 def test_a_dataframe_fits_and_predicts_without_warnings_and_keeps_its_column_names(data):
