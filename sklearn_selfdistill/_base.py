@@ -5,15 +5,19 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.sparse import issparse
+from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils import _safe_indexing, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._students import accepts_sample_weight
+from ._students import is_skorch_net
+from ._weights import accepts_sample_weight, index_params
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -66,6 +70,47 @@ def _not_numbers(data):
     return None
 
 
+def _routing_enabled():
+    return get_config()["enable_metadata_routing"]
+
+
+class _FitData:
+    """The rows of one fit: all of them, the training rows, the validation rows, and
+    the labelled training rows the training score is computed on."""
+
+    def __init__(self, X, y, base, sample_weight, fit_params, labeled, train, validation):
+        n = y.shape[0]
+        self.validation = validation
+        if validation is None:
+            self.X_train, self.base_train, self.sw_train = X, base, sample_weight
+            self.params_train = fit_params
+        else:
+            self.X_train = _safe_indexing(X, train)
+            self.base_train = base[train]
+            self.sw_train = None if sample_weight is None else sample_weight[train]
+            self.params_train = index_params(fit_params, train, n)
+            self.X_val, self.y_val = _safe_indexing(X, validation), y[validation]
+        self.y_train = y[train]
+        if labeled[train].all():
+            self.X_scored, self.y_scored = self.X_train, self.y_train
+        else:
+            scored = train[labeled[train]]
+            self.X_scored, self.y_scored = _safe_indexing(X, scored), y[scored]
+
+
+def _fold_output(student, estimator, fit, targets, fold_train, fold_test):
+    """What a copy of the teacher fit without one cross-fit fold predicts on that fold."""
+    n = fit.y_train.shape[0]
+    copy = student.fit(
+        estimator,
+        _safe_indexing(fit.X_train, fold_train),
+        targets[fold_train],
+        sample_weight=None if fit.sw_train is None else fit.sw_train[fold_train],
+        fit_params=index_params(fit.params_train, fold_train, n),
+    )
+    return student.output(copy, _safe_indexing(fit.X_train, fold_test))
+
+
 class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared logic of the self-distillation meta-estimators; not for direct use."""
 
@@ -84,6 +129,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         "final_generation": [StrOptions({"last", "best", "ensemble"})],
         "teacher_predictions": [StrOptions({"in_sample", "cross_fit"})],
         "cv": ["cv_object"],
+        "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -103,6 +149,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         final_generation,
         teacher_predictions,
         cv,
+        n_jobs,
         random_state,
         verbose,
     ):
@@ -117,6 +164,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.final_generation = final_generation
         self.teacher_predictions = teacher_predictions
         self.cv = cv
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -202,8 +250,64 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     #: Keyword arguments of ``validate_data`` for ``y`` (set by the public classes).
     _y_validation: dict = {}
 
+    def _check_fit_sample_weight(self, sample_weight, X, estimator):
+        """Validated non-negative weights, refused up front where the estimator cannot use them."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if np.any(sample_weight < 0):
+            raise ValueError(
+                f"sample_weight must be non-negative: it weighs each row in every "
+                f"generation's fit (and its soft targets); got negative weights, "
+                f"{np.sum(sample_weight < 0)} of {sample_weight.shape[0]}, the smallest "
+                f"{sample_weight.min():g}."
+            )
+        if accepts_sample_weight(estimator):
+            return sample_weight
+        name = type(estimator).__name__
+        if is_skorch_net(estimator):
+            raise ValueError(
+                f"sample_weight was passed, but the wrapped estimator {name} does not "
+                f"accept sample_weight in fit; weight the loss instead."
+            )
+        if not np.array_equal(sample_weight, np.rint(sample_weight)):
+            raise ValueError(
+                f"sample_weight was passed, but the wrapped estimator {name} does not "
+                f"accept sample_weight in fit, so a weight can only be a whole number of "
+                f"copies of its row; got fractional weights such as "
+                f"{sample_weight[sample_weight != np.rint(sample_weight)][0]:g}."
+            )
+        return sample_weight
+
+    def _routed_fit_params(self, fit_params):
+        """The parameters for the wrapped estimator's fit (see ``get_metadata_routing``)."""
+        if _routing_enabled():
+            return dict(process_routing(self, "fit", **fit_params).estimator.fit)
+        return fit_params
+
+    def get_metadata_routing(self):
+        """How ``fit`` routes its parameters: all of them go to the estimator's ``fit``.
+
+        ``sample_weight`` is the meta-estimator's own (multiplied with the soft-target
+        weights and delivered to every step of the estimator that weighs); any other
+        parameter goes to the wrapped estimator's ``fit`` where it requests it, row
+        aligned: a parameter with one entry per row follows the rows each generation
+        is fit on.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter` with the routing
+            information.
+        """
+        router = MetadataRouter(owner=type(self).__name__).add_self_request(self)
+        return router.add(
+            estimator=self._template(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit ``n_generations`` generations, each distilled from the one before.
 
         Parameters
@@ -213,8 +317,15 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights, passed to every generation's fit (multiplied with the
-            soft-target weights where a classifier learns through ``sample_weight``).
+            Non-negative sample weights, passed to every generation's fit (multiplied with
+            the soft-target weights where a classifier learns through ``sample_weight``).
+            An estimator whose fit takes no ``sample_weight`` gets whole-number weights as
+            repeated rows.
+        **fit_params : dict
+            Parameters for the wrapped estimator's ``fit``: with metadata routing
+            enabled (``sklearn.set_config(enable_metadata_routing=True)``) those it
+            requests, otherwise all of them. A parameter with one entry per row follows
+            the rows of each generation.
 
         Returns
         -------
@@ -222,25 +333,13 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             Fitted meta-estimator.
         """
         X, y = self._validate_fit_data(X, y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-            if np.any(sample_weight < 0):
-                raise ValueError(
-                    f"sample_weight must be non-negative: it weighs each row in every "
-                    f"generation's fit (and its soft targets); got negative weights, "
-                    f"{np.sum(sample_weight < 0)} of {sample_weight.shape[0]}, the smallest "
-                    f"{sample_weight.min():g}."
-                )
         estimator = clone(self._template())
-        if sample_weight is not None and not accepts_sample_weight(estimator):
-            raise ValueError(
-                f"sample_weight was passed, but the wrapped estimator "
-                f"{type(estimator).__name__} does not accept sample_weight in fit."
-            )
+        sample_weight = self._check_fit_sample_weight(sample_weight, X, estimator)
+        fit_params = self._routed_fit_params(fit_params)
         rng = check_random_state(self.random_state)
         _seed_unset_random_states(estimator, int(rng.randint(_MAX_SEED)))
         student, base, labeled = self._prepare_targets(X, y, estimator, sample_weight)
-        if not np.isfinite(self.n_generations) and not hasattr(student, "fit_limit"):
+        if not np.isfinite(self.n_generations) and not student.supports_limit:
             raise ValueError(
                 f"n_generations=inf (the limit of infinitely many generations) needs a "
                 f"closed form, which exists only for KernelRidge and Ridge regressors "
@@ -248,26 +347,41 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"such as Nystroem or StandardScaler); got {type(estimator).__name__}. Use "
                 f"a finite n_generations."
             )
-
         train, validation = self._split_validation(y, labeled, rng)
-        if validation is None:
-            X_train, base_train, sw_train = X, base, sample_weight
-        else:
-            X_train = _safe_indexing(X, train)
-            base_train = base[train]
-            sw_train = None if sample_weight is None else sample_weight[train]
-            X_val, y_val = _safe_indexing(X, validation), y[validation]
-        if labeled[train].all():
-            X_scored, y_scored = X_train, y[train]
-        else:
-            scored = train[labeled[train]]
-            X_scored, y_scored = _safe_indexing(X, scored), y[scored]
+        fit = _FitData(X, y, base, sample_weight, fit_params, labeled, train, validation)
         scorer = check_scoring(estimator, scoring=self.scoring)
+        self._start_lineage()
+        record = self._recorder(student, scorer, fit)
+        if not np.isfinite(self.n_generations):
+            start = time.perf_counter()
+            model = student.fit_limit(
+                clone(estimator), fit.X_train, fit.base_train, fit.sw_train, self.alpha
+            )
+            record(model, np.inf, None, start)
+        else:
+            try:
+                self._fit_generations(student, estimator, fit, record)
+            except Exception as exc:
+                self._attach_partial(exc)
+                raise
+        self.n_generations_ = len(self.generations_) if np.isfinite(self.n_generations) else np.inf
+        self.best_generation_ = (
+            None
+            if validation is None
+            else int(np.argmax([h["validation_score"] for h in self.history_]))
+        )
+        self.estimator_ = self._final_estimator()
+        return self
 
-        # Private hooks for the command line's resumable lineages (not parameters, so
-        # clone() drops them): generations already fitted, as (model, history row)
-        # pairs, to continue from; and a callable(generation, model, history_row)
-        # called as soon as each new generation is fitted and scored.
+    def _start_lineage(self):
+        """Empty lineage, or the generations the command line resumes from.
+
+        Private hooks for the command line's resumable lineages (not parameters, so
+        clone() drops them): ``_initial_generations``, fitted generations as (model,
+        history row) pairs to continue from; and ``_on_generation_end``, a
+        callable(generation, model, history_row) called as soon as each new generation
+        is fitted and scored.
+        """
         initial = list(getattr(self, "_initial_generations", None) or ())
         if initial and self.teacher_predictions != "in_sample":
             raise ValueError(
@@ -277,18 +391,20 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.generations_ = [model for model, _ in initial]
         self.history_ = [dict(row) for _, row in initial]
         self.termination_condition_ = "max_generations"
+
+    def _recorder(self, student, scorer, fit):
+        """``record(model, generation, temperature, start)``: score, keep and report a
+        new generation; returns its validation score."""
         on_generation_end = getattr(self, "_on_generation_end", None)
 
         def record(model, generation, temperature, start):
-            """Score a new generation, keep it, report it; return its validation score."""
             fit_time = time.perf_counter() - start
-            view = student.scoring_view(model, X_scored)
-            train_score = float(scorer(view, X_scored, y_scored))
-            validation_score = (
-                None
-                if validation is None
-                else float(scorer(student.scoring_view(model, X_val), X_val, y_val))
-            )
+            view = student.scoring_view(model, fit.X_scored)
+            train_score = float(scorer(view, fit.X_scored, fit.y_scored))
+            validation_score = None
+            if fit.validation is not None:
+                view = student.scoring_view(model, fit.X_val)
+                validation_score = float(scorer(view, fit.X_val, fit.y_val))
             self.generations_.append(model)
             self.history_.append(
                 {
@@ -305,44 +421,28 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 on_generation_end(generation, model, self.history_[-1])
             return validation_score
 
-        if not np.isfinite(self.n_generations):
-            start = time.perf_counter()
-            model = student.fit_limit(clone(estimator), X_train, base_train, sw_train, self.alpha)
-            record(model, np.inf, None, start)
-        else:
-            try:
-                self._fit_generations(
-                    student, estimator, X_train, base_train, sw_train, y[train], record
-                )
-            except Exception as exc:
-                if self.generations_:
-                    # Nothing already fitted is lost: it travels with the error.
-                    exc.partial_generations = list(self.generations_)
-                    exc.partial_history = list(self.history_)
-                    if hasattr(exc, "add_note"):
-                        exc.add_note(
-                            f"{type(self).__name__}: generation {len(self.generations_)} "
-                            f"failed; generations 0..{len(self.generations_) - 1} were fitted "
-                            f"and are in this exception's partial_generations (their "
-                            f"history in partial_history)."
-                        )
-                raise
+        return record
 
-        self.n_generations_ = len(self.generations_) if np.isfinite(self.n_generations) else np.inf
-        self.best_generation_ = (
-            None
-            if validation is None
-            else int(np.argmax([h["validation_score"] for h in self.history_]))
+    def _attach_partial(self, exc):
+        """Nothing already fitted is lost: it travels with the error."""
+        if not self.generations_:
+            return
+        exc.partial_generations = list(self.generations_)
+        exc.partial_history = list(self.history_)
+        exc.add_note(
+            f"{type(self).__name__}: generation {len(self.generations_)} failed; "
+            f"generations 0..{len(self.generations_) - 1} were fitted and are in this "
+            f"exception's partial_generations (their history in partial_history)."
         )
-        if self.final_generation == "ensemble":
-            self.estimator_ = self._make_ensemble(self.generations_)
-        elif self.final_generation == "best":
-            self.estimator_ = self.generations_[self.best_generation_]
-        else:
-            self.estimator_ = self.generations_[-1]
-        return self
 
-    def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
+    def _final_estimator(self):
+        if self.final_generation == "ensemble":
+            return self._make_ensemble(self.generations_)
+        if self.final_generation == "best":
+            return self.generations_[self.best_generation_]
+        return self.generations_[-1]
+
+    def _fit_generations(self, student, estimator, fit, record):
         """The generation loop, with the plateau stop."""
         best_score, stalled = -np.inf, 0
 
@@ -365,19 +465,23 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             account(row["validation_score"])
         if plateau_reached():  # the resumed run had stopped already
             return
-        targets = base_train
+        targets = fit.base_train
         for generation in range(len(self.generations_), self.n_generations):
             start = time.perf_counter()
-            temperature = None
+            temperature, teacher = None, None
             if generation > 0:
                 temperature = self._temperature_at(generation)
-                teacher_output = self._teacher_output(
-                    student, estimator, X_train, targets, sw_train, y_train
-                )
-                targets = student.targets(base_train, teacher_output, self.alpha, temperature)
-                student.teacher = self.generations_[-1]
-            model = student.fit(clone(estimator), X_train, targets, sw_train)
-            student.teacher = None
+                teacher = self.generations_[-1]
+                teacher_output = self._teacher_output(student, estimator, fit, targets, teacher)
+                targets = student.targets(fit.base_train, teacher_output, self.alpha, temperature)
+            model = student.fit(
+                clone(estimator),
+                fit.X_train,
+                targets,
+                sample_weight=fit.sw_train,
+                fit_params=fit.params_train,
+                teacher=teacher,
+            )
             account(record(model, generation, temperature, start))
             if plateau_reached():
                 return
@@ -411,17 +515,21 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             ) from exc
         return np.sort(np.concatenate([train, rows[~labeled]])), np.sort(validation)
 
-    def _teacher_output(self, student, estimator, X, targets, sample_weight, y):
+    def _teacher_output(self, student, estimator, fit, targets, teacher):
         """The teacher's outputs on the training rows.
 
         In-sample, the previous generation predicts the rows it was fit on. Cross-fit,
         each row is predicted by a copy of the previous generation (fit on the same
-        targets) that did not see that row's fold.
+        targets) that did not see that row's fold; the folds are fit in parallel
+        (``n_jobs``), with the same result as one after the other.
         """
         if self.teacher_predictions == "in_sample":
-            return student.output(self.generations_[-1], X)
+            return student.output(teacher, fit.X_train)
+        y = fit.y_train
         try:
-            folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y))
+            folds = list(
+                check_cv(self.cv, y, classifier=is_classifier(self)).split(fit.X_train, y)
+            )
         except ValueError as exc:
             raise ValueError(
                 f"teacher_predictions='cross_fit' cannot split the {y.shape[0]} training rows "
@@ -435,17 +543,12 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"training row exactly once (a partition, as in KFold); cv={self.cv!r} "
                 f"predicts {np.sum(predicted != 1)} of {y.shape[0]} rows zero or several times."
             )
-        output = None
-        for fold_train, fold_test in folds:
-            copy = student.fit(
-                clone(estimator),
-                _safe_indexing(X, fold_train),
-                targets[fold_train],
-                None if sample_weight is None else sample_weight[fold_train],
-            )
-            fold_output = student.output(copy, _safe_indexing(X, fold_test))
-            if output is None:
-                output = np.empty((y.shape[0], *fold_output.shape[1:]))
+        outputs = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_output)(student, clone(estimator), fit, targets, fold_train, fold_test)
+            for fold_train, fold_test in folds
+        )
+        output = np.empty((y.shape[0], *outputs[0].shape[1:]))
+        for (_, fold_test), fold_output in zip(folds, outputs, strict=True):
             output[fold_test] = fold_output
         return output
 

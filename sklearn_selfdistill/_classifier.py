@@ -5,14 +5,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseSelfDistillation, _estimator_has
+from ._routes import ROUTES, auto_route, check_route
 from ._students import (
-    SampleWeightClassifierStudent,
-    accepts_sample_weight,
+    SoftTargetClassifierStudent,
     aligned_decision,
     aligned_proba,
     is_skorch_net,
@@ -53,25 +53,28 @@ class _ClassifierEnsemble:
 class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     """Self-distillation of any probabilistic classifier over generations.
 
-    Generation 0 is the wrapped estimator fit on ``y``. Generation ``g >= 1`` is a
-    fresh clone fit on the soft distribution
-    ``alpha * softmax(log p_teacher / T) + (1 - alpha) * onehot(y)``, where
-    ``p_teacher`` is the probability of generation ``g - 1``. ``alpha`` is the
-    weight of the teacher: ``alpha=0`` gives the plain estimator in every generation,
-    ``alpha=1`` is pure distillation (Hinton et al. 2015; Furlanello et al. 2018).
+    Generation 0 is the wrapped estimator fit on ``y``. Generation ``g >= 1``
+    minimises, against generation ``g - 1`` as its teacher, the distillation loss
+    ``alpha * T**2 * KL(softmax(z_teacher / T) || softmax(z / T)) + (1 - alpha) *
+    CE(y, softmax(z))``. ``alpha`` is the weight of the teacher: ``alpha=0`` gives the
+    plain estimator in every generation, ``alpha=1`` is pure distillation (Hinton et
+    al. 2015; Furlanello et al. 2018).
 
-    A scikit-learn classifier learns the soft distribution through ``sample_weight``:
-    each row is repeated once per class, labelled with that class and weighted by its
-    soft probability (times the row's ``sample_weight``). (row, class) pairs whose
-    soft probability is below ``1e-6`` are dropped. The estimator must have
-    ``predict_proba`` and take ``sample_weight`` in ``fit`` (for a Pipeline: its last
-    step).
+    A scikit-learn classifier cannot take that loss, so it learns, row by row, the
+    distribution ``r = softmax(z*)`` that a fully flexible student would reach under
+    it, ``z*`` the minimiser over the logits ``z`` (one small convex problem per row,
+    solved by Newton's method). At ``T=1`` that is exactly
+    ``alpha * p_teacher + (1 - alpha) * onehot(y)``; at ``alpha=1`` it is ``p_teacher``
+    for every ``T``; a larger ``T`` gives the teacher's view of the wrong classes more
+    say, as it does for a net, without softening again in every generation. How the
+    estimator learns ``r`` is the ``soft_targets`` route. The estimator must have
+    ``predict_proba``.
 
     With ``unlabeled=-1`` (scikit-learn's semi-supervised convention, as in
     :class:`~sklearn.semi_supervised.SelfTrainingClassifier`), rows labelled ``-1``
-    are unlabelled: generation 0 ignores them and later generations learn ``alpha``
-    times the teacher's soft distribution on them (the ground-truth term has weight
-    0 there). This is Noisy Student without the noise.
+    are unlabelled: generation 0 ignores them and later generations learn the
+    teacher's distribution on them (the ground-truth term is absent there). This is
+    Noisy Student without the noise.
 
     A :class:`skorch.NeuralNetClassifier` (the ``torch`` extra; the module passed as
     a class) is trained as Born-Again networks: generation ``g >= 1`` starts from
@@ -127,6 +130,28 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         training set (trees, boosting); it costs ``cv`` extra fits per generation.
     cv : int, cross-validation generator or iterable, default=5
         Folds for ``teacher_predictions="cross_fit"`` (stratified for an int).
+    soft_targets : {"auto", "sample_weight", "sampling", "hard"}, default="auto"
+        How a scikit-learn classifier learns each row's target distribution ``r``
+        (ignored by skorch nets, which take the loss itself).
+        ``"sample_weight"``: the row once per class, weighted by ``r`` (the most
+        probable classes holding all but 0.1% of ``r``, at most 2 per row,
+        renormalised, so at most twice the rows whatever the number of classes).
+        ``"sampling"``: the row 10 times, with labels drawn from ``r`` by systematic
+        sampling (at the midpoints of its cumulative distribution, so deterministic).
+        ``"hard"``: the row once, labelled with the argmax of ``r``. ``"auto"`` takes
+        ``"sample_weight"`` where the estimator takes ``sample_weight`` and honours it,
+        otherwise a route that works: ``"hard"`` for ``SVC``/``NuSVC`` with
+        ``probability=True`` (Platt scaling ignores the weights), for estimators with
+        explicit cv splits (their indices must keep pointing at the same rows) and for
+        classifiers without ``sample_weight`` (``KNeighborsClassifier``: copies of a
+        row would be its own neighbours); ``"sampling"`` for
+        ``LinearDiscriminantAnalysis`` and ``QuadraticDiscriminantAnalysis`` (copies
+        act as weights) and for a Pipeline with a step that takes no ``sample_weight``
+        (``PCA``, ``Nystroem``: every row appears equally often, so they see the data
+        as it is). The route taken is ``soft_targets_``.
+    n_jobs : int or None, default=None
+        Cross-fit folds fit in parallel (joblib; ``-1``: all cores); the result is
+        that of ``n_jobs=1``.
     unlabeled : int, str or None, default=None
         The value of ``y`` that marks unlabelled rows (``-1`` in scikit-learn's
         semi-supervised convention). None: every row is labelled, so ``-1`` can be
@@ -155,6 +180,8 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         Why the loop stopped.
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
+    soft_targets_ : {"sample_weight", "sampling", "hard"} or None
+        The route the generations learnt their distributions by (None for a skorch net).
     classes_ : ndarray of shape (n_classes,)
         Class labels (the ``unlabeled`` marker excluded).
     n_features_in_ : int
@@ -190,13 +217,14 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     >>> [h["temperature"] for h in clf.history_]
     [None, 2.0, 2.0]
     >>> clf.predict_proba(X[:1]).round(2)
-    array([[0.82, 0.18, 0.  ]])
+    array([[0.96, 0.04, 0.  ]])
     """
 
     _parameter_constraints: dict = {
         **BaseSelfDistillation._parameter_constraints,
         "temperature": [Interval(Real, 0, None, closed="neither"), TemperatureSchedule],
         "unlabeled": [None, Integral, str],
+        "soft_targets": [StrOptions({"auto", *ROUTES})],
     }
     _y_validation = {"multi_output": False}
 
@@ -215,6 +243,8 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         final_generation="last",
         teacher_predictions="in_sample",
         cv=5,
+        soft_targets="auto",
+        n_jobs=None,
         unlabeled=None,
         random_state=None,
         verbose=0,
@@ -231,10 +261,12 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             final_generation=final_generation,
             teacher_predictions=teacher_predictions,
             cv=cv,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
         )
         self.temperature = temperature
+        self.soft_targets = soft_targets
         self.unlabeled = unlabeled
 
     def _default_estimator(self):
@@ -257,28 +289,24 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             }
         return super()._x_validation()
 
-    def _check_soft_target_support(self, estimator):
-        name = type(estimator).__name__
-        missing = [
-            what
-            for what, present in (
-                ("a predict_proba method", hasattr(estimator, "predict_proba")),
-                ("a sample_weight argument in fit", accepts_sample_weight(estimator)),
-            )
-            if not present
-        ]
-        if missing:
+    def _soft_target_route(self, estimator):
+        """The route the estimator learns distributions by (see ``soft_targets``)."""
+        if not hasattr(estimator, "predict_proba"):
             raise TypeError(
-                f"SelfDistillationClassifier learns soft targets through sample_weight, so "
-                f"the wrapped estimator needs {' and '.join(missing)}; {name} has not. "
-                f"Use a classifier such as LogisticRegression, SGDClassifier(loss="
-                f"'log_loss'), HistGradientBoostingClassifier or RandomForestClassifier."
+                f"SelfDistillationClassifier passes each generation's probabilities on to "
+                f"the next, so the wrapped estimator needs a predict_proba method; "
+                f"{type(estimator).__name__} has none. For SVC, set probability=True."
             )
+        if self.soft_targets == "auto":
+            return auto_route(estimator)[0]
+        check_route(estimator, self.soft_targets)
+        return self.soft_targets
 
     def _prepare_targets(self, X, y, estimator, sample_weight):
+        if isinstance(self.temperature, TemperatureSchedule):
+            self.temperature._validate()
         skorch_net = is_skorch_net(estimator)
-        if not skorch_net:
-            self._check_soft_target_support(estimator)
+        self.soft_targets_ = None if skorch_net else self._soft_target_route(estimator)
         _check_label_types(y)
         check_classification_targets(y)
         labeled = np.ones(y.shape[0], dtype=bool)
@@ -300,6 +328,14 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                 f"y needs at least 2 classes among its labelled rows; it has "
                 f"{self.classes_.shape[0]} class{unlabeled_note}: {self.classes_.tolist()}."
             )
+        if sample_weight is not None:
+            weighed = np.unique(y[labeled & (sample_weight > 0)])
+            if weighed.shape[0] < 2:
+                raise ValueError(
+                    f"y needs at least 2 classes among its labelled rows of positive "
+                    f"sample_weight; those rows have {weighed.shape[0]} class: "
+                    f"{weighed.tolist()}."
+                )
         encoded = np.full(y.shape[0], -1, dtype=np.int64)
         encoded[labeled] = np.searchsorted(self.classes_, y[labeled])
         if skorch_net:
@@ -309,7 +345,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                 estimator, self.classes_, X, self.teacher_predictions
             )
         else:
-            student = SampleWeightClassifierStudent(self.classes_)
+            student = SoftTargetClassifierStudent(self.classes_, self.soft_targets_)
         # skorch nets predict class indices, not labels.
         self._predicts_codes = skorch_net
         return student, student.base_targets(encoded), labeled

@@ -56,7 +56,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 from sklearn.utils import Bunch, get_tags
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, has_fit_parameter
 
 from ._students import RegressorStudent
 
@@ -270,21 +270,24 @@ def closed_form_pipeline(estimator):
     )
 
 
-def _fit_prefix(pipeline, X):
-    """Fit the pipeline's steps but the last on ``X``, as ``Pipeline.fit`` would.
+def _fit_prefix(pipeline, X, sample_weight=None):
+    """Fit the pipeline's steps but the last on ``X``, as the meta-estimators' refit would.
 
     Returns the fitted steps (``(name, transformer)`` pairs, the pipeline's own step
-    objects, now fitted) and the features they give for ``X``. No ``y`` and no
-    sample weights: the steps do not look at them, and ``Pipeline.fit`` routes the
-    meta-estimator's sample weights to the last step only.
+    objects, now fitted) and the features they give for ``X``. No ``y``: the steps do
+    not look at it. Sample weights go to each step whose fit takes them, as
+    ``_weights.fit_estimator`` delivers them to a refit pipeline.
     """
     steps, features = [], X
     for name, step in pipeline.steps[:-1]:
         if not _is_passthrough(step):
+            weights = {}
+            if sample_weight is not None and has_fit_parameter(step, "sample_weight"):
+                weights = {"sample_weight": sample_weight}
             if hasattr(step, "fit_transform"):
-                features = step.fit_transform(features)
+                features = step.fit_transform(features, **weights)
             else:
-                features = step.fit(features).transform(features)
+                features = step.fit(features, **weights).transform(features)
         steps.append((name, step))
     return steps, features
 
@@ -347,10 +350,15 @@ class _KnownPredictions:
 class ClosedFormStudent(RegressorStudent):
     """KernelRidge and Ridge students that share one factorization across generations.
 
+    They support the limit (``fit_limit``) and the spectral diagonals.
+
     The first ``fit`` call's ``X`` (the training rows of the generation loop) keeps its
     factorization; calls on other rows (cross-fit folds) factorize afresh, as refits
     would. A matrix that is not positive definite falls back to the estimator's own fit.
     """
+
+    supports_limit = True
+    supports_spectral_diagonals = True
 
     def __init__(self, target_ndim, system, estimator):
         super().__init__(target_ndim)
@@ -369,8 +377,8 @@ class ClosedFormStudent(RegressorStudent):
                 self._training = system
         return system.solve(targets)
 
-    def fit(self, estimator, X, targets, sample_weight):
-        if not self._singular:
+    def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
+        if not self._singular and not fit_params:
             try:
                 model, predictions = self._solve(
                     estimator, X, targets, sample_weight, self.penalty
@@ -382,7 +390,9 @@ class ClosedFormStudent(RegressorStudent):
             else:
                 self._last = (model, X, predictions)
                 return model
-        return super().fit(estimator, X, targets, sample_weight)
+        return super().fit(
+            estimator, X, targets, sample_weight=sample_weight, fit_params=fit_params
+        )
 
     def _known_predictions(self, model, X):
         """Predictions of ``model`` on ``X`` if the solve already produced them."""
@@ -446,7 +456,7 @@ class PipelineClosedFormStudent(ClosedFormStudent):
         self._prefix = None  # (X, fitted prefix steps, features) of the training rows
         self._pipeline_last = None  # (pipeline, X, last step, features) of the last fit
 
-    def _features(self, estimator, X):
+    def _features(self, estimator, X, sample_weight):
         """Fitted prefix steps, features, and whether the closed form takes them.
 
         The training rows' are kept; each later call gets its own copy of their
@@ -455,7 +465,7 @@ class PipelineClosedFormStudent(ClosedFormStudent):
         if self._prefix is not None and self._prefix[0] is X:
             _, steps, features, closed = self._prefix
             return copy.deepcopy(steps), features, closed
-        steps, features = _fit_prefix(estimator, X)
+        steps, features = _fit_prefix(estimator, X, sample_weight)
         checked = _checked_features(estimator.steps[-1][1], features)
         closed = checked is not None
         features = checked if closed else features
@@ -469,13 +479,20 @@ class PipelineClosedFormStudent(ClosedFormStudent):
         self._pipeline_last = (estimator, X, final, features)
         return estimator
 
-    def fit(self, estimator, X, targets, sample_weight):
-        steps, features, closed = self._features(estimator, X)
+    def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
+        if fit_params:
+            # Parameters for the steps: a refit of the whole pipeline takes them.
+            return RegressorStudent.fit(
+                self, estimator, X, targets, sample_weight=sample_weight, fit_params=fit_params
+            )
+        steps, features, closed = self._features(estimator, X, sample_weight)
         final = estimator.steps[-1][1]
         if closed:
-            model = super().fit(final, features, targets, sample_weight)
+            model = super().fit(final, features, targets, sample_weight=sample_weight)
         else:
-            model = RegressorStudent.fit(self, final, features, targets, sample_weight)
+            model = RegressorStudent.fit(
+                self, final, features, targets, sample_weight=sample_weight
+            )
         return self._assemble(estimator, X, steps, model, features)
 
     def _known_predictions(self, model, X):
@@ -491,7 +508,7 @@ class PipelineClosedFormStudent(ClosedFormStudent):
         return predictions
 
     def fit_limit(self, estimator, X, y, sample_weight, alpha):
-        steps, features, closed = self._features(estimator, X)
+        steps, features, closed = self._features(estimator, X, sample_weight)
         final = estimator.steps[-1][1]
         if not closed:
             raise ValueError(
@@ -512,7 +529,7 @@ def spectral_diagonals(estimator, X, sample_weight, alpha, n_generations):
     generations were fit on).
     """
     if closed_form_pipeline(estimator):
-        _, features = _fit_prefix(clone(estimator), X)
+        _, features = _fit_prefix(clone(estimator), X, sample_weight)
         estimator = estimator.steps[-1][1]
         X = _checked_features(estimator, features)
         if X is None:

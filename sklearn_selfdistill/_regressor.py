@@ -9,7 +9,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
 from ._closed_form import (
-    ClosedFormStudent,
     closed_form_pipeline,
     make_closed_form_student,
     spectral_diagonals,
@@ -113,6 +112,9 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         that row's ``cv`` fold; it costs ``cv`` extra fits per generation.
     cv : int, cross-validation generator or iterable, default=5
         Folds for ``teacher_predictions="cross_fit"``.
+    n_jobs : int or None, default=None
+        Cross-fit folds fit in parallel (joblib; ``-1``: all cores); the result is
+        that of ``n_jobs=1``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and every ``random_state`` of the wrapped
         estimator that is left at None (one seed shared by all generations).
@@ -211,6 +213,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         final_generation="last",
         teacher_predictions="in_sample",
         cv=5,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -226,6 +229,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
             final_generation=final_generation,
             teacher_predictions=teacher_predictions,
             cv=cv,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
         )
@@ -275,13 +279,11 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         student = make_closed_form_student(estimator, X, y.ndim) or RegressorStudent(y.ndim)
         return student, y, labeled
 
-    def _fit_generations(self, student, estimator, X_train, base_train, sw_train, y_train, record):
-        if isinstance(student, ClosedFormStudent):
+    def _fit_generations(self, student, estimator, fit, record):
+        if student.supports_spectral_diagonals:
             # The training rows, not the student: it holds an n-by-n factorization.
-            self._spectral_inputs = (estimator, X_train, sw_train)
-        return super()._fit_generations(
-            student, estimator, X_train, base_train, sw_train, y_train, record
-        )
+            self._spectral_inputs = (estimator, fit.X_train, fit.sw_train)
+        return super()._fit_generations(student, estimator, fit, record)
 
     def _as_fitted_y(self, prediction):
         if getattr(self, "_flattens_predictions", False):

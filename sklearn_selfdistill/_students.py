@@ -4,42 +4,27 @@ The generation loop in ``_base.py`` only speaks to a ``Student``:
 
 - ``targets(base, teacher_output, alpha, temperature)`` mixes the ground truth
   with the teacher's outputs into the targets of the next generation;
-- ``fit(estimator, X, targets, sample_weight)`` fits a fresh estimator on them;
+- ``fit(estimator, X, targets, sample_weight=..., fit_params=..., teacher=...)`` fits a
+  fresh estimator on them (``teacher``: the previous fitted generation, None for
+  generation 0);
 - ``output(estimator, X)`` is what a fitted generation passes on as a teacher;
 - ``scoring_view(model, X)`` is what the scorer sees (a student that already knows
   the model's predictions on X can spare the scorer a predict).
 
-Targets always live in one array with a row per sample, so the loop can slice
-them for cross-fitting and validation without knowing what they mean.
+A student declares what else it supports: ``supports_limit`` (``fit_limit``, the limit
+of infinitely many generations) and ``supports_spectral_diagonals``. Targets always
+live in one array with a row per sample, so the loop can slice them for cross-fitting
+and validation without knowing what they mean.
 """
 
 import numpy as np
-from scipy.special import softmax
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import has_fit_parameter
 
-# Expanded (row, class) pairs whose soft probability is below this are dropped:
-# their share of the loss is under one millionth of a sample's.
-MIN_SOFT_PROBABILITY = 1e-6
-
-
-def _fit_with_weights(estimator, X, y, sample_weight):
-    """Fit ``estimator``, routing ``sample_weight`` to a Pipeline's last step."""
-    if sample_weight is None:
-        return estimator.fit(X, y)
-    if isinstance(estimator, Pipeline):
-        last_step = estimator.steps[-1][0]
-        return estimator.fit(X, y, **{f"{last_step}__sample_weight": sample_weight})
-    return estimator.fit(X, y, sample_weight=sample_weight)
-
-
-def accepts_sample_weight(estimator):
-    """Whether ``estimator.fit`` (or a Pipeline's last step) takes ``sample_weight``."""
-    if isinstance(estimator, Pipeline):
-        final = estimator.steps[-1][1]
-        return final not in (None, "passthrough") and accepts_sample_weight(final)
-    return has_fit_parameter(estimator, "sample_weight")
+from ._routes import expand, is_hard
+from ._soft_targets import distillation_targets
+from ._weights import fit_estimator, index_params
 
 
 def is_skorch_net(estimator):
@@ -48,14 +33,12 @@ def is_skorch_net(estimator):
 
 
 class Student:
-    """What every student shares: scoring a fitted generation is scoring the model.
+    """What every student shares: scoring a fitted generation is scoring the model."""
 
-    ``teacher`` is set by the generation loop before each ``fit``: the previous
-    fitted generation (whose outputs the targets hold, unless the teacher predictions
-    are cross-fit), or None for generation 0.
-    """
-
-    teacher = None
+    #: Whether ``fit_limit`` gives the limit of infinitely many generations.
+    supports_limit = False
+    #: Whether the spectral diagonals of the generations can be computed.
+    supports_spectral_diagonals = False
 
     def scoring_view(self, model, X):
         """What the scorer should see for ``model`` scored on ``X``."""
@@ -74,33 +57,50 @@ class RegressorStudent(Student):
     def targets(self, base, teacher_output, alpha, temperature):
         return alpha * teacher_output + (1 - alpha) * base
 
-    def fit(self, estimator, X, targets, sample_weight):
-        return _fit_with_weights(estimator, X, targets, sample_weight)
+    def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
+        return fit_estimator(estimator, X, targets, sample_weight, fit_params)
 
     def output(self, estimator, X):
         prediction = np.asarray(estimator.predict(X), dtype=np.float64)
         return prediction.reshape((-1,) if self.target_ndim == 1 else (X.shape[0], -1))
 
 
-def soften(proba, temperature):
-    """``softmax(log(proba) / temperature)`` row by row; zeros stay (nearly) zero."""
-    if temperature == 1.0:
-        return proba / proba.sum(axis=1, keepdims=True)
-    log_proba = np.log(np.clip(proba, np.finfo(np.float64).tiny, None))
-    return softmax(log_proba / temperature, axis=1)
+def _warm_start_from(estimator, teacher, classes):
+    """Start a LogisticRegression (alone or last in a Pipeline) from its teacher.
+
+    Its loss is convex, so the starting point moves only the path to the optimum, and
+    the solvers that honour ``warm_start`` stop sooner. Returns a callable that puts
+    ``warm_start`` back to the user's value once the fit is done.
+    """
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    final_teacher = teacher.steps[-1][1] if isinstance(teacher, Pipeline) else teacher
+    if not (
+        type(final) is LogisticRegression
+        and type(final_teacher) is LogisticRegression
+        and final.solver != "liblinear"
+        and not final.warm_start
+        and hasattr(final_teacher, "coef_")
+        and np.array_equal(final_teacher.classes_, classes)
+    ):
+        return lambda: None
+    final.set_params(warm_start=True)
+    final.coef_ = final_teacher.coef_.copy()
+    final.intercept_ = np.array(final_teacher.intercept_, copy=True)
+    return lambda: final.set_params(warm_start=False)
 
 
-class SampleWeightClassifierStudent(Student):
-    """A classifier that learns a soft distribution through ``sample_weight``.
+class SoftTargetClassifierStudent(Student):
+    """A scikit-learn classifier that learns a distribution per row through a route.
 
-    Each row is repeated once per class, labelled with that class and weighted by
-    its soft probability (times the user's sample weight); pairs with a probability
-    below ``MIN_SOFT_PROBABILITY`` are dropped. Targets are the soft distributions,
-    one column per class; rows of unlabeled samples are all zero in generation 0.
+    The targets are distributions, one column per class: one-hot rows for labelled
+    samples and zero rows for unlabelled ones in generation 0, then the distribution a
+    fully flexible student reaches under the distillation loss (``_soft_targets``).
+    The route (``_routes``) turns them into rows, labels and weights.
     """
 
-    def __init__(self, classes):
+    def __init__(self, classes, route):
         self.classes = classes
+        self.route = route
 
     def base_targets(self, y_encoded):
         """One-hot rows for the labelled samples (code >= 0), zero rows for the others."""
@@ -110,27 +110,32 @@ class SampleWeightClassifierStudent(Student):
         return onehot
 
     def targets(self, base, teacher_output, alpha, temperature):
-        return alpha * soften(teacher_output, temperature) + (1 - alpha) * base
+        return distillation_targets(teacher_output, base, alpha, temperature)
 
-    def fit(self, estimator, X, targets, sample_weight):
-        rows, cols = np.nonzero(targets >= MIN_SOFT_PROBABILITY)
-        if np.unique(cols).shape[0] < 2:
-            kept = self.classes[cols[0]] if cols.shape[0] else None
+    def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
+        rows, codes, weight = expand(targets, self.route)
+        if np.unique(codes).shape[0] < 2:
+            kept = self.classes[codes[0]] if codes.shape[0] else None
             raise ValueError(
-                f"The soft targets keep a single class ({kept!r}): every other class's "
-                f"probability is below {MIN_SOFT_PROBABILITY:g} on every row, so there is "
-                f"nothing left to classify. A teacher sharpened by a temperature below 1 "
-                f"with alpha=1 does that; use alpha < 1 or temperature >= 1."
+                f"The soft targets keep a single class ({kept!r}) on the {self.route!r} "
+                f"route: every row's distribution puts (nearly) all of its mass there, so "
+                f"there is nothing left to classify. A teacher that predicts one class "
+                f"everywhere does that; use a smaller alpha or another soft_targets route."
             )
-        soft = targets[rows, cols]
-        hard = np.all(soft == 1.0)
-        weight = None if hard else soft
         if sample_weight is not None:
-            weight = sample_weight[rows] if hard else weight * sample_weight[rows]
-        # Rows of a hard-labelled data set come out in their original order, so a
-        # one-hot generation is exactly a plain fit (same rows, same weights).
-        X_fit = X if rows.shape[0] == X.shape[0] and hard else _safe_indexing(X, rows)
-        return _fit_with_weights(estimator, X_fit, self.classes[cols], weight)
+            weight = sample_weight[rows] if weight is None else weight * sample_weight[rows]
+        n_rows = X.shape[0]
+        if rows.shape[0] != n_rows or np.any(rows != np.arange(n_rows)):
+            X = _safe_indexing(X, rows)
+            fit_params = index_params(fit_params or {}, rows, n_rows)
+        labels = self.classes[codes]
+        restore = lambda: None  # noqa: E731
+        if teacher is not None and not is_hard(targets):
+            restore = _warm_start_from(estimator, teacher, np.unique(labels))
+        try:
+            return fit_estimator(estimator, X, labels, weight, fit_params)
+        finally:
+            restore()
 
     def output(self, estimator, X):
         return aligned_proba(estimator, X, self.classes)

@@ -59,9 +59,12 @@ def test_bad_parameter_names_parameter_value_and_range(iris, params, match):
         SelfDistillationClassifier(**params).fit(X, y)
 
 
-def test_schedule_with_non_positive_temperature_is_refused():
+def test_schedule_with_non_positive_temperature_is_refused_before_any_fit(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(temperature=TemperatureSchedule(4.0, 0.0))
     with pytest.raises(ValueError, match="'final' parameter of TemperatureSchedule"):
-        SelfDistillationClassifier(temperature=TemperatureSchedule(4.0, 0.0))
+        clf.fit(X, y)
+    assert not hasattr(clf, "generations_")
 
 
 def test_infinite_generations_need_a_closed_form(iris, regression):

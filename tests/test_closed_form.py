@@ -17,7 +17,7 @@ from sklearn.metrics.pairwise import pairwise_kernels, rbf_kernel
 from sklearn.model_selection import KFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, SplineTransformer, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from sklearn_selfdistill import SelfDistillationRegressor
 from sklearn_selfdistill._closed_form import ClosedFormStudent, PipelineClosedFormStudent
@@ -345,11 +345,21 @@ def test_scoring_strings_see_the_right_train_predictions(curve, scoring):
 # -- pipelines of y-free transformers before KernelRidge / Ridge ---------------------
 
 
+def weights_for_every_step(pipeline, sample_weight):
+    """``step__sample_weight`` for each step whose fit takes it (a scaler too: weights
+    stand for repeated rows, which the scaler sees as well)."""
+    if sample_weight is None:
+        return {}
+    return {
+        f"{name}__sample_weight": sample_weight
+        for name, step in pipeline.steps
+        if has_fit_parameter(step, "sample_weight")
+    }
+
+
 def refit_pipeline_generations(pipeline, X, y, alpha, n_generations, sample_weight=None):
-    """A real fit of the pipeline per generation, sample weights to its last step only."""
-    params = {}
-    if sample_weight is not None:
-        params = {f"{pipeline.steps[-1][0]}__sample_weight": sample_weight}
+    """A real fit of the pipeline per generation, sample weights to every step that weighs."""
+    params = weights_for_every_step(pipeline, sample_weight)
     models = [clone(pipeline).fit(X, y, **params)]
     for _ in range(1, n_generations):
         targets = alpha * models[-1].predict(X) + (1 - alpha) * y
@@ -435,8 +445,7 @@ def test_pipeline_limit_is_the_pipeline_with_amplified_regulariser(surface, name
     reg.fit(X, y, sample_weight=w)
     lam, last = pipeline[-1].alpha, pipeline.steps[-1][0]
     amplified = clone(pipeline).set_params(**{f"{last}__alpha": lam / (1 - alpha)})
-    params = {} if w is None else {f"{last}__sample_weight": w}
-    amplified.fit(X, y, **params)
+    amplified.fit(X, y, **weights_for_every_step(amplified, w))
     assert reg.n_generations_ == np.inf and type(reg.estimator_) is Pipeline
     assert reg.estimator_[-1].alpha == lam  # the limit, not a different estimator
     assert_close(reg.predict(X_new), amplified.predict(X_new))

@@ -96,10 +96,24 @@ def test_sample_weight_reaches_every_generation(data):
     np.testing.assert_allclose(reg.predict(X), reference.predict(X), rtol=1e-10)
 
 
-def test_sample_weight_with_an_estimator_that_cannot_take_it(data):
+def test_fractional_sample_weight_with_an_estimator_that_cannot_take_it(data):
     X, y = data
-    with pytest.raises(ValueError, match="KNeighborsRegressor does not accept sample_weight"):
-        SelfDistillationRegressor(KNeighborsRegressor()).fit(X, y, sample_weight=np.ones(80))
+    weights = np.full(80, 0.5)
+    with pytest.raises(
+        ValueError, match=r"KNeighborsRegressor does not accept sample_weight.*0\.5"
+    ):
+        SelfDistillationRegressor(KNeighborsRegressor()).fit(X, y, sample_weight=weights)
+
+
+def test_whole_number_weights_are_repeated_rows_for_an_estimator_without_them(data):
+    X, y = data
+    counts = np.random.RandomState(0).randint(0, 3, size=80)
+    reg = SelfDistillationRegressor(KNeighborsRegressor(), n_generations=3, alpha=0.5)
+    reg.fit(X, y, sample_weight=counts)
+    rows = np.repeat(np.arange(80), counts)
+    repeated = SelfDistillationRegressor(KNeighborsRegressor(), n_generations=3, alpha=0.5)
+    repeated.fit(X[rows], y[rows])
+    np.testing.assert_array_equal(reg.predict(X), repeated.predict(X))
 
 
 def test_ensemble_averages_the_generations(data):

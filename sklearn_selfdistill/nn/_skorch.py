@@ -332,16 +332,17 @@ class SkorchClassifierStudent(Student):
     def targets(self, base, teacher_output, alpha, temperature):
         return _NetTargets(base.codes, teacher_output, alpha, temperature)
 
-    def fit(self, estimator, X, targets, sample_weight):
+    def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
         if sample_weight is not None:
             raise ValueError(
                 "sample_weight is not supported for skorch nets; weight the loss instead."
             )
+        fit_params = fit_params or {}
         n_classes = self.classes.shape[0]
         if targets.logits is None:
             labeled = targets.codes != UNLABELED
             net = estimator.set_params(classes=np.arange(n_classes))
-            return net.fit(X[labeled], targets.codes[labeled])
+            return net.fit(X[labeled], targets.codes[labeled], **fit_params)
         params = {
             key: value
             for key, value in estimator.get_params(deep=False).items()
@@ -356,10 +357,10 @@ class SkorchClassifierStudent(Student):
             criterion__temperature=targets.temperature,
             output_kind=self.kind,
         )
-        student = start_from_teacher(SoftTargetNetClassifier(**params), self.teacher)
-        student.teacher_net_ = self.teacher
+        student = start_from_teacher(SoftTargetNetClassifier(**params), teacher)
+        student.teacher_net_ = teacher
         try:
-            return student.fit(X, pack_targets(targets.codes, targets.logits))
+            return student.fit(X, pack_targets(targets.codes, targets.logits), **fit_params)
         finally:
             del student.teacher_net_
 

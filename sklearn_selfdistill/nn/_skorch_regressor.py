@@ -103,10 +103,10 @@ class SkorchRegressorStudent(Student):
         blended = alpha * teacher + (1 - alpha) * base.astype(np.float64)
         return blended.astype(np.float32)
 
-    def fit(self, estimator, X, targets, sample_weight):
+    def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
         # sample_weight is always None: the meta-estimator refuses it before any training,
         # as NeuralNetRegressor.fit takes none.
-        return _skorch.start_from_teacher(estimator, self.teacher).fit(X, targets)
+        return _skorch.start_from_teacher(estimator, teacher).fit(X, targets, **(fit_params or {}))
 
     def output(self, estimator, X):
         # A regression net's raw outputs are left alone by ``as_logits(..., "logits")``.

@@ -298,7 +298,7 @@ def test_alpha_zero_generation_is_the_plain_skorch_fit_bit_for_bit(data):
     student = _skorch.SkorchClassifierStudent(plain, np.arange(3), X)
     targets = student.targets(student.base_targets(y), np.zeros((120, 3)), 0.0, 4.0)
     torch.manual_seed(3)
-    generation = student.fit(clone(plain), X, targets, None)
+    generation = student.fit(clone(plain), X, targets)
     assert type(generation) is SoftTargetNetClassifier
     for a, b in zip(expected.module_.parameters(), generation.module_.parameters(), strict=True):
         assert torch.equal(a, b)
