@@ -472,8 +472,14 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             if generation > 0:
                 temperature = self._temperature_at(generation)
                 teacher = self.generations_[-1]
-                teacher_output = self._teacher_output(student, estimator, fit, targets, teacher)
-                targets = student.targets(fit.base_train, teacher_output, self.alpha, temperature)
+                # The teacher's outputs are not kept past the targets: with many classes
+                # they are as large as the targets themselves.
+                targets = student.targets(
+                    fit.base_train,
+                    self._teacher_output(student, estimator, fit, targets, teacher),
+                    self.alpha,
+                    temperature,
+                )
             model = student.fit(
                 clone(estimator),
                 fit.X_train,

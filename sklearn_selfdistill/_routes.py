@@ -109,11 +109,15 @@ def check_route(estimator, route):
 
 
 def is_hard(targets):
-    """Whether every row is one-hot or all zero (unlabelled, generation 0)."""
-    return bool(np.all((targets == 0.0) | (targets == 1.0)))
+    """Whether the targets are class indices (``-1`` unlabelled), or every row is one-hot
+    or all zero."""
+    return targets.ndim == 1 or bool(np.all((targets == 0.0) | (targets == 1.0)))
 
 
 def _one_per_row(targets):
+    if targets.ndim == 1:
+        rows = np.flatnonzero(targets >= 0)
+        return rows, targets[rows], None
     rows = np.flatnonzero(targets.max(axis=1) > 0)
     return rows, np.argmax(targets[rows], axis=1), None
 
@@ -175,8 +179,9 @@ def _sampled(targets):
 def expand(targets, route):
     """``(rows, codes, weights)`` that teach ``targets`` by ``route``.
 
+    ``targets`` are class indices (``-1`` unlabelled) or one distribution per row.
     ``rows`` index the rows of X, ``codes`` the classes; ``weights`` multiply any
-    sample weight (None: all ones). One-hot targets give each labelled row once.
+    sample weight (None: all ones). Hard targets give each labelled row once.
     """
     if is_hard(targets) or route == "hard":
         return _one_per_row(targets)

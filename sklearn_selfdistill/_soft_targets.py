@@ -13,7 +13,7 @@ gradient is ``alpha * T * (s_T - q) + (1 - alpha) * (s - onehot(y))`` with
 
 - ``T = 1`` gives exactly ``r = alpha * p_teacher + (1 - alpha) * onehot(y)``;
 - ``alpha = 1``, or an unlabelled row (no ground-truth term), gives ``r = p_teacher``;
-- ``alpha = 0`` gives ``r = onehot(y)``;
+- ``alpha = 0`` gives ``r = onehot(y)`` (and nothing for an unlabelled row);
 - a class with zero teacher probability other than ``y`` gets ``r = 0``.
 
 Otherwise ``z*`` is found by Newton's method over all rows at once. The Hessian is a
@@ -119,15 +119,15 @@ def _solve_logits(log_p, codes, alpha, temperature):
     return z
 
 
-def distillation_targets(teacher_proba, base, alpha, temperature):
+def distillation_targets(teacher_proba, codes, alpha, temperature):
     """Row by row, the distribution a fully flexible student reaches (see the module).
 
     Parameters
     ----------
     teacher_proba : ndarray of shape (n_samples, n_classes)
         The teacher's probabilities (``softmax(z_teacher)``).
-    base : ndarray of shape (n_samples, n_classes)
-        One-hot rows for labelled samples, all-zero rows for unlabelled ones.
+    codes : ndarray of shape (n_samples,)
+        Each row's class index, ``-1`` for an unlabelled row.
     alpha : float in [0, 1]
         Weight of the teacher.
     temperature : float > 0
@@ -136,41 +136,44 @@ def distillation_targets(teacher_proba, base, alpha, temperature):
     Returns
     -------
     targets : ndarray of shape (n_samples, n_classes)
-        Row-stochastic target distributions.
+        Row-stochastic target distributions (all-zero rows for unlabelled samples at
+        ``alpha=0``).
     """
-    labeled = base.any(axis=1)
+    rows = np.flatnonzero(codes >= 0)
     if alpha == 0:
-        return np.array(base, dtype=np.float64)
-    log_p = _teacher_log_proba(teacher_proba)
-    proba = np.exp(log_p)
-    if alpha == 1:
-        return proba
-    targets = proba.copy()
-    targets[labeled] = alpha * proba[labeled] + (1 - alpha) * base[labeled]
-    if temperature == 1 or not labeled.any():
+        targets = np.zeros(teacher_proba.shape)
+        targets[rows, codes[rows]] = 1.0
         return targets
-    rows = np.flatnonzero(labeled)
-    codes = np.argmax(base[rows], axis=1)
+    log_p = _teacher_log_proba(teacher_proba)
+    targets = np.exp(log_p)
+    if alpha == 1:
+        return targets
+    labeled_codes = codes[rows]
+    if temperature == 1:
+        targets[rows] *= alpha
+        targets[rows, labeled_codes] += 1 - alpha
+        return targets
     # In blocks of rows, so that the solver's work arrays stay small next to the data.
     block = max(1, _BLOCK_ENTRIES // log_p.shape[1])
     for start in range(0, rows.shape[0], block):
         part = rows[start : start + block]
-        z = _solve_logits(log_p[part], codes[start : start + block], alpha, temperature)
+        z = _solve_logits(log_p[part], labeled_codes[start : start + block], alpha, temperature)
         targets[part] = softmax(z, axis=1)
     return targets
 
 
-def distillation_gradient(targets, teacher_proba, base, alpha, temperature):
+def distillation_gradient(targets, teacher_proba, codes, alpha, temperature):
     """Gradient of the per-row loss at ``z = log(targets)`` (zero at the solution).
 
     Entries off the support (zero target, zero teacher probability, not the label)
     are left out: the loss is flat towards ``-inf`` there.
     """
-    log_p = _teacher_log_proba(teacher_proba)
-    q = softmax(log_p / temperature, axis=1)
+    q = softmax(_teacher_log_proba(teacher_proba) / temperature, axis=1)
     with np.errstate(divide="ignore"):
         z = np.log(targets)
-    labeled = base.any(axis=1, keepdims=True)
+    onehot = np.zeros(targets.shape)
+    rows = np.flatnonzero(codes >= 0)
+    onehot[rows, codes[rows]] = 1.0
     gradient = alpha * temperature * (softmax(z / temperature, axis=1) - q)
-    gradient += (1 - alpha) * labeled * (softmax(z, axis=1) - base)
+    gradient += (1 - alpha) * (codes >= 0)[:, None] * (softmax(z, axis=1) - onehot)
     return np.where(np.isfinite(z), gradient, 0.0)

@@ -92,9 +92,9 @@ def _warm_start_from(estimator, teacher, classes):
 class SoftTargetClassifierStudent(Student):
     """A scikit-learn classifier that learns a distribution per row through a route.
 
-    The targets are distributions, one column per class: one-hot rows for labelled
-    samples and zero rows for unlabelled ones in generation 0, then the distribution a
-    fully flexible student reaches under the distillation loss (``_soft_targets``).
+    The targets of generation 0 are class indices (``-1`` unlabelled); later ones are
+    distributions, one column per class: the distribution a fully flexible student
+    reaches under the distillation loss (``_soft_targets``).
     The route (``_routes``) turns them into rows, labels and weights.
     """
 
@@ -103,11 +103,12 @@ class SoftTargetClassifierStudent(Student):
         self.route = route
 
     def base_targets(self, y_encoded):
-        """One-hot rows for the labelled samples (code >= 0), zero rows for the others."""
-        onehot = np.zeros((y_encoded.shape[0], self.classes.shape[0]))
-        labeled = y_encoded >= 0
-        onehot[np.flatnonzero(labeled), y_encoded[labeled]] = 1.0
-        return onehot
+        """The class indices themselves (``-1`` unlabelled): a hard target per row.
+
+        Kept as indices rather than one-hot rows, which with many classes would be as
+        large as the soft targets.
+        """
+        return y_encoded
 
     def targets(self, base, teacher_output, alpha, temperature):
         return distillation_targets(teacher_output, base, alpha, temperature)
