@@ -10,7 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseSelfDistillation, _estimator_has
-from ._routes import ROUTES, auto_route, check_route
+from ._routes import ROUTES, auto_route, check_route, rows_indexing_params
 from ._students import (
     SoftTargetClassifierStudent,
     aligned_decision,
@@ -317,6 +317,15 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                     f"Every row of y is marked unlabelled (unlabeled={self.unlabeled!r}); "
                     f"generation 0 needs labelled rows."
                 )
+            indexing = rows_indexing_params(estimator)
+            if indexing and not labeled.all():
+                raise ValueError(
+                    f"Generation 0 leaves the rows marked unlabeled={self.unlabeled!r} out, "
+                    f"but the parameter(s) {', '.join(indexing)} of "
+                    f"{type(estimator).__name__} hold explicit cv splits, indices into the "
+                    f"rows of X that would then point at other rows. Give cv as a number or "
+                    f"a splitter object."
+                )
         self.classes_ = np.unique(y[labeled])
         if self.classes_.shape[0] < 2:
             unlabeled_note = (
@@ -426,8 +435,8 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         """Decision function of ``estimator_`` (averaged for the ensemble).
 
         One column per class of ``classes_`` (one score for a binary problem, as in
-        scikit-learn). A class that a generation never saw (all its soft weight fell
-        below ``1e-6``) scores ``-inf`` in that generation, and so in the ensemble.
+        scikit-learn). A class that a generation never saw (its route kept it for no
+        row) scores ``-inf`` in that generation, and so in the ensemble.
 
         Parameters
         ----------

@@ -75,14 +75,9 @@ def index_params(params, rows, n_rows):
 
 
 def _repeat_rows(X, y, sample_weight, fit_params):
-    """Integer ``sample_weight`` as repeated rows, for an estimator without the argument."""
+    """Whole-number ``sample_weight`` (the meta-estimators refuse fractions up front) as
+    repeated rows, for an estimator without the argument."""
     counts = np.rint(sample_weight).astype(np.int64)
-    if not np.allclose(counts, sample_weight, rtol=0, atol=1e-9):
-        raise ValueError(
-            "sample_weight with fractions needs an estimator whose fit takes sample_weight; "
-            "without one, a weight can only be a whole number of copies of its row (got "
-            f"weights such as {sample_weight[counts != sample_weight][0]!r})."
-        )
     rows = np.repeat(np.arange(X.shape[0]), counts)
     return _safe_indexing(X, rows), y[rows], index_params(fit_params, rows, X.shape[0])
 

@@ -93,6 +93,15 @@ def test_explicit_cv_splits_keep_their_rows(iris):
         SelfDistillationClassifier(calibrated, soft_targets="sample_weight").fit(X, y)
 
 
+def test_explicit_cv_splits_with_unlabelled_rows_are_a_clear_error(iris):
+    X, y = iris
+    y_semi = np.where(np.arange(150) % 4 == 0, -1, y)
+    calibrated = CalibratedClassifierCV(LogisticRegression(), cv=explicit_splits(y))
+    clf = SelfDistillationClassifier(calibrated, unlabeled=-1)
+    with pytest.raises(ValueError, match=r"unlabeled=-1 out.*\bcv\b.*splitter object"):
+        clf.fit(X, y_semi)
+
+
 def test_sample_weight_route_needs_the_argument(iris):
     X, y = iris
     with pytest.raises(ValueError, match="KNeighborsClassifier has none"):
