@@ -541,9 +541,9 @@ def digits_study(quick=False, log=print, command=""):
         f"every generation trains the same way: 'auto' depends on the number of rows, and "
         f"the soft-target generations see up to two rows per image). Both models are "
         f"deterministic on a given training set, so the seed varies the split; the "
-        f"cross-fit teacher uses `cv=5` (stratified, unshuffled). std is the sample standard deviation over the "
-        f"seeds. No validation split here: the best generation is the best on test, which "
-        f"is optimistic.\n",
+        f"cross-fit teacher uses `cv=5` (stratified, unshuffled). std is the sample "
+        f"standard deviation over the seeds. No validation split here: the best generation "
+        f"is the best on test, which is optimistic.\n",
     ]
     for (name, teacher), run in runs.items():
         sections.append(
