@@ -1,0 +1,250 @@
+"""Tabular data with noisy labels: self-distillation against a tuned plain model.
+
+digits, breast_cancer and wine, with 0%, 20% and 40% of the training labels flipped to
+another class drawn uniformly (seeded; the test labels stay clean). A stratified 70/30
+split per seed, 5 seeds. Arms, each fit on the noisy training rows and scored on the
+clean test rows:
+
+- ``LR, C tuned``: ``StandardScaler`` + ``LogisticRegression``, ``C`` chosen by 3-fold
+  ``GridSearchCV`` over 6 values (the strongest plain baseline with that budget);
+- ``LR distilled, alpha and T tuned``: ``SelfDistillationClassifier`` around the same
+  pipeline with the default ``C=1``, 3 generations, ``alpha`` in {0.3, 0.7, 1.0} and ``T``
+  in {1, 4} chosen by the same 3-fold search (6 candidates: the same budget);
+- ``LR distilled, cross-fit``: the same search with ``teacher_predictions="cross_fit"``;
+- ``LR distilled on the tuned C``: what a user would do after the baseline, the
+  distiller around the pipeline with the baseline's chosen ``C``, ``alpha`` and ``T``
+  searched as above (12 candidates in all: this arm has twice the budget);
+- ``HGB`` and ``RF``: ``HistGradientBoostingClassifier(max_iter=50)`` and
+  ``RandomForestClassifier(100 trees)`` as they are, against their self-distillation
+  with a cross-fit teacher (``cv=3``), 2 generations, alpha=0.7, T=1 (no search for
+  either: the same budget).
+
+The table gives the mean test accuracy over the seeds (std in parentheses) and each
+distilled arm's gain over its plain arm, in points; ``tabular_noise.csv`` has every
+seed. BLAS/OpenMP on one thread. Run: ``python benchmarks/bench_tabular_noise.py
+[--quick]``; writes ``benchmarks/results/tabular_noise.md`` and ``.csv`` (not with
+``--quick``).
+"""
+
+import argparse
+import csv
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from sklearn_selfdistill import SelfDistillationClassifier
+
+RESULTS = Path(__file__).parent / "results"
+DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "wine": load_wine}
+C_GRID = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+DISTILLATION_GRID = {"alpha": [0.3, 0.7, 1.0], "temperature": [1.0, 4.0]}
+PAIRS = [
+    ("LR distilled, alpha and T tuned", "LR, C tuned"),
+    ("LR distilled, cross-fit, alpha and T tuned", "LR, C tuned"),
+    ("LR distilled on the tuned C", "LR, C tuned"),
+    ("HGB distilled, cross-fit", "HGB"),
+    ("RF distilled, cross-fit", "RF"),
+]
+
+
+def flip_labels(y, share, rng):
+    """``share`` of the labels, chosen at random, moved to another class drawn uniformly."""
+    y = y.copy()
+    classes = np.unique(y)
+    flipped = rng.choice(y.shape[0], size=round(share * y.shape[0]), replace=False)
+    for row in flipped:
+        y[row] = rng.choice(classes[classes != y[row]])
+    return y
+
+
+def logistic():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+
+def arms(seed):
+    distiller = SelfDistillationClassifier(logistic(), n_generations=3, random_state=seed)
+    cross_fit = SelfDistillationClassifier(
+        logistic(), n_generations=3, teacher_predictions="cross_fit", cv=3, random_state=seed
+    )
+    hgb = HistGradientBoostingClassifier(max_iter=50, random_state=seed)
+    rf = RandomForestClassifier(n_estimators=100, random_state=seed)
+
+    def tree_distiller(model):
+        return SelfDistillationClassifier(
+            model,
+            n_generations=2,
+            alpha=0.7,
+            temperature=1.0,
+            teacher_predictions="cross_fit",
+            cv=3,
+            random_state=seed,
+        )
+
+    return {
+        "LR, C tuned": GridSearchCV(logistic(), {"logisticregression__C": C_GRID}, cv=3),
+        "LR distilled, alpha and T tuned": GridSearchCV(distiller, DISTILLATION_GRID, cv=3),
+        "LR distilled, cross-fit, alpha and T tuned": GridSearchCV(
+            cross_fit, DISTILLATION_GRID, cv=3
+        ),
+        "HGB": hgb,
+        "HGB distilled, cross-fit": tree_distiller(hgb),
+        "RF": rf,
+        "RF distilled, cross-fit": tree_distiller(rf),
+    }
+
+
+def on_tuned_c(baseline, seed, X_train, y_train, X_test, y_test, name, noise):
+    """The distiller around the baseline's chosen C, alpha and T searched (a result row)."""
+    start = time.perf_counter()
+    tuned = logistic().set_params(**baseline.best_params_)
+    search = GridSearchCV(
+        SelfDistillationClassifier(tuned, n_generations=3, random_state=seed),
+        DISTILLATION_GRID,
+        cv=3,
+    ).fit(X_train, y_train)
+    return {
+        "dataset": name,
+        "noise": noise,
+        "seed": seed,
+        "arm": "LR distilled on the tuned C",
+        "test_accuracy": float(search.score(X_test, y_test)),
+        "chosen": repr({**baseline.best_params_, **search.best_params_}),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def run(seeds, noises, datasets):
+    rows = []
+    for name in datasets:
+        X, y = DATASETS[name](return_X_y=True)
+        for noise in noises:
+            for seed in seeds:
+                X_train, X_test, y_train, y_test = train_test_split(
+                    X, y, test_size=0.3, stratify=y, random_state=seed
+                )
+                noisy = flip_labels(y_train, noise, np.random.RandomState(seed))
+                for arm, model in arms(seed).items():
+                    start = time.perf_counter()
+                    model.fit(X_train, noisy)
+                    chosen = getattr(model, "best_params_", None)
+                    rows.append(
+                        {
+                            "dataset": name,
+                            "noise": noise,
+                            "seed": seed,
+                            "arm": arm,
+                            "test_accuracy": float(model.score(X_test, y_test)),
+                            "chosen": "" if chosen is None else repr(chosen),
+                            "seconds": time.perf_counter() - start,
+                        }
+                    )
+                    if arm == "LR, C tuned":
+                        rows.append(
+                            on_tuned_c(model, seed, X_train, noisy, X_test, y_test, name, noise)
+                        )
+                print(f"{name} noise={noise} seed={seed} done", flush=True)
+    return rows
+
+
+def table(rows, datasets, noises):
+    arm_names = list(dict.fromkeys(r["arm"] for r in rows))
+
+    def scores(name, noise, arm):
+        return np.array(
+            [
+                r["test_accuracy"]
+                for r in rows
+                if (r["dataset"], r["noise"], r["arm"]) == (name, noise, arm)
+            ]
+        )
+
+    lines = [
+        "| data | label noise | " + " | ".join(arm_names) + " |",
+        "|---|---|" + "---|" * len(arm_names),
+    ]
+    for name in datasets:
+        for noise in noises:
+            cells = []
+            for arm in arm_names:
+                s = scores(name, noise, arm)
+                cells.append(f"{100 * s.mean():.2f} ({100 * s.std(ddof=1):.2f})")
+            lines.append(f"| {name} | {int(100 * noise)}% | " + " | ".join(cells) + " |")
+    gains = [
+        "| data | label noise | " + " | ".join(f"{a} - {b}" for a, b in PAIRS) + " |",
+        "|---|---|" + "---|" * len(PAIRS),
+    ]
+    for name in datasets:
+        for noise in noises:
+            cells = []
+            for distilled, plain in PAIRS:
+                diff = 100 * (scores(name, noise, distilled) - scores(name, noise, plain))
+                cells.append(f"{diff.mean():+.2f} ({(diff > 0).sum()}/{diff.size} seeds up)")
+            gains.append(f"| {name} | {int(100 * noise)}% | " + " | ".join(cells) + " |")
+    return lines, gains
+
+
+def machine():
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
+        f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, one BLAS/OpenMP thread"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, wine only, no file")
+    args = parser.parse_args()
+    seeds = [0] if args.quick else [0, 1, 2, 3, 4]
+    noises = [0.0, 0.4] if args.quick else [0.0, 0.2, 0.4]
+    datasets = ["wine"] if args.quick else list(DATASETS)
+    start = time.perf_counter()
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        rows = run(seeds, noises, datasets)
+    accuracy, gains = table(rows, datasets, noises)
+    text = "\n".join(
+        [
+            "# Tabular data with noisy labels: self-distillation against a tuned plain model",
+            "",
+            f"Test accuracy % on clean test labels, mean over seeds {seeds} (std); training "
+            "labels flipped to another class at the given rate. See the script's docstring "
+            "for the arms: the LR baseline's C and the distiller's alpha and T are each "
+            "chosen by 3-fold cross-validation over 6 candidates on the noisy training rows "
+            "('on the tuned C' adds the distiller's 6 to the baseline's 6).",
+            "",
+            *accuracy,
+            "",
+            "## Gain of each distilled arm over its plain arm (points; seeds where it gained)",
+            "",
+            *gains,
+            "",
+            f"Command: `python benchmarks/bench_tabular_noise.py`; machine: {machine()}; "
+            f"whole run {time.perf_counter() - start:.0f} s.",
+            "",
+        ]
+    )
+    print(text)
+    if not args.quick:
+        (RESULTS / "tabular_noise.md").write_text(text)
+        with open(RESULTS / "tabular_noise.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
