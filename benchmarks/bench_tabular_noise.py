@@ -17,7 +17,12 @@ clean test rows:
 - ``HGB`` and ``RF``: ``HistGradientBoostingClassifier(max_iter=50)`` and
   ``RandomForestClassifier(100 trees)`` as they are, against their self-distillation
   with a cross-fit teacher (``cv=3``), 2 generations, alpha=0.7, T=1 (no search for
-  either: the same budget).
+  either: the same budget);
+- ``HGB, tuned`` and ``RF, tuned``: the plain models with their regulariser chosen by
+  3-fold search over 6 candidates (HGB: ``min_samples_leaf`` in {5, 20, 50} and
+  ``l2_regularization`` in {0, 1}; RF: ``min_samples_leaf`` in {1, 3, 10} and
+  ``max_features`` in {"sqrt", 0.5}), against the same untuned distillation: six
+  times its budget.
 
 The table gives the mean test accuracy over the seeds (std in parentheses) and each
 distilled arm's gain over its plain arm, in points; ``tabular_noise.csv`` has every
@@ -56,8 +61,12 @@ PAIRS = [
     ("LR distilled, cross-fit, alpha and T tuned", "LR, C tuned"),
     ("LR distilled on the tuned C", "LR, C tuned"),
     ("HGB distilled, cross-fit", "HGB"),
+    ("HGB distilled, cross-fit", "HGB, tuned"),
     ("RF distilled, cross-fit", "RF"),
+    ("RF distilled, cross-fit", "RF, tuned"),
 ]
+HGB_GRID = {"min_samples_leaf": [5, 20, 50], "l2_regularization": [0.0, 1.0]}
+RF_GRID = {"min_samples_leaf": [1, 3, 10], "max_features": ["sqrt", 0.5]}
 
 
 def flip_labels(y, share, rng):
@@ -100,8 +109,10 @@ def arms(seed):
             cross_fit, DISTILLATION_GRID, cv=3
         ),
         "HGB": hgb,
+        "HGB, tuned": GridSearchCV(hgb, HGB_GRID, cv=3),
         "HGB distilled, cross-fit": tree_distiller(hgb),
         "RF": rf,
+        "RF, tuned": GridSearchCV(rf, RF_GRID, cv=3),
         "RF distilled, cross-fit": tree_distiller(rf),
     }
 

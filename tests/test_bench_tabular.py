@@ -44,5 +44,5 @@ def test_quick_run_scores_every_arm_and_writes_nothing():
     assert {path: path.read_bytes() for path in results} == before
     rows = [line for line in done.stdout.splitlines() if line.startswith("| wine | 40%")]
     accuracy, gains = rows
-    assert len(re.findall(r"\d+\.\d\d \(", accuracy)) == 8
-    assert len(re.findall(r"[+-]\d+\.\d\d \(\d/1 seeds up\)", gains)) == 5
+    assert len(re.findall(r"\d+\.\d\d \(", accuracy)) == 10
+    assert len(re.findall(r"[+-]\d+\.\d\d \(\d/1 seeds up\)", gains)) == 7
