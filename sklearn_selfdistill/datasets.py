@@ -237,11 +237,46 @@ def _describe(value):
     return f"a {type(value).__name__}"
 
 
+# What a CIFAR-10 batch needs to be unpickled: numpy arrays, dtypes and scalars (as
+# numpy 1 and 2 write them) and bytes as Python 2 pickles write them. Nothing else can
+# be named by a batch, so a planted batch cannot call a function of its choosing.
+_CIFAR_PICKLE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles the builtin containers, bytes, str and numpy arrays; refuses the rest."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"a CIFAR-10 batch holds only arrays, lists and bytes; this one names "
+                f"{module}.{name}, which is refused without being called"
+            )
+        # numpy 2 moved numpy.core to numpy._core (the old name warns).
+        if module.startswith("numpy.core.") and hasattr(np, "_core"):
+            module = "numpy._core." + module.removeprefix("numpy.core.")
+        return super().find_class(module, name)
+
+
 def _read_cifar_batch(path):
-    """``(data, labels)`` of one CIFAR-10 python batch: uint8 (n, 3072) and int64 (n,)."""
+    """``(data, labels)`` of one CIFAR-10 python batch: uint8 (n, 3072) and int64 (n,).
+
+    Read with ``_CifarUnpickler``: a batch can build arrays, lists, dicts and bytes,
+    and cannot run code.
+    """
     with open(path, "rb") as file:
         try:
-            batch = pickle.load(file, encoding="bytes")
+            batch = _CifarUnpickler(file, encoding="bytes").load()
         # A damaged pickle can fail in many ways (EOFError, UnpicklingError, ImportError...).
         except Exception as exc:
             raise ValueError(f"{path} is not a readable pickle ({exc!r}).") from exc
@@ -548,7 +583,8 @@ def load_cifar10(*, split="train", flatten=False, data_home=None, download=False
         No folder holds all the batches of the split and ``download`` is False.
     ValueError
         A batch is not a readable pickle, not a dict with ``b"data"`` (uint8, 3072
-        columns) and as many ``b"labels"``, or a label is outside ``0 .. 9``.
+        columns) and as many ``b"labels"``, or a label is outside ``0 .. 9``; or it
+        names anything but numpy arrays, dtypes and scalars (a planted payload).
 
     See Also
     --------
@@ -556,8 +592,9 @@ def load_cifar10(*, split="train", flatten=False, data_home=None, download=False
 
     Notes
     -----
-    The batches are pickles, and unpickling a file can run arbitrary code: only
-    load files from a trusted source (the data set's site or torchvision's download).
+    The batches are pickles. They are read by an unpickler that builds only the
+    builtin containers, bytes, str and numpy arrays, so a planted batch cannot run
+    code: it is a ``ValueError`` naming the file and what it asked for.
 
     The files are looked for in ``data_home``, then in ``$SKLEARN_SELFDISTILL_DATA``,
     then in ``~/sklearn_selfdistill_data`` when neither of the two is set.

@@ -303,6 +303,48 @@ def test_corrupt_cifar10_batch_is_a_value_error_naming_it(tmp_path, content):
         load_cifar10(data_home=tmp_path)
 
 
+class _Payload:
+    """Unpickled, it creates a file: a stand-in for code planted in a shared run folder."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce_ex__(self, protocol):
+        # ``marker.touch`` itself, called with no arguments when the pickle is loaded.
+        return (_call, (getattr, self.marker, "touch"))
+
+
+def _call(function, obj, name):
+    return function(obj, name)()
+
+
+def test_planted_cifar10_batch_is_refused_without_running(tmp_path):
+    marker = tmp_path / "payload-ran"
+    payload = pickle.dumps({b"data": _Payload(marker), b"labels": [1, 2]}, protocol=2)
+    pickle.loads(payload)  # armed: a plain unpickler runs it
+    assert marker.exists()
+    marker.unlink()
+    write_cifar(tmp_path, TRAIN_BATCHES)
+    planted = tmp_path / "data_batch_2"
+    planted.write_bytes(payload)
+    with pytest.raises(
+        ValueError, match=re.escape(str(planted)) + r".*refused without being called"
+    ):
+        load_cifar10(data_home=tmp_path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar10_batches_of_any_pickle_protocol_load(tmp_path, protocol):
+    write_cifar(tmp_path, TRAIN_BATCHES)
+    data = np.arange(2 * 3072).astype(np.uint8).reshape(2, 3072)
+    batch = {b"batch_label": b"x", b"data": data, b"labels": [np.int64(3), 4], b"filenames": []}
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=protocol))
+    X, y = load_cifar10(data_home=tmp_path, flatten=True)
+    np.testing.assert_allclose(X[:2], data / 255, rtol=1e-6)
+    np.testing.assert_array_equal(y[:2], [3, 4])
+
+
 # Download through torchvision (faked: nothing goes over the network)
 
 
