@@ -51,6 +51,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sklearn_selfdistill import SelfDistillationClassifier
+from sklearn_selfdistill.datasets import flip_labels
 
 RESULTS = Path(__file__).parent / "results"
 DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "wine": load_wine}
@@ -67,16 +68,6 @@ PAIRS = [
 ]
 HGB_GRID = {"min_samples_leaf": [5, 20, 50], "l2_regularization": [0.0, 1.0]}
 RF_GRID = {"min_samples_leaf": [1, 3, 10], "max_features": ["sqrt", 0.5]}
-
-
-def flip_labels(y, share, rng):
-    """``share`` of the labels, chosen at random, moved to another class drawn uniformly."""
-    y = y.copy()
-    classes = np.unique(y)
-    flipped = rng.choice(y.shape[0], size=round(share * y.shape[0]), replace=False)
-    for row in flipped:
-        y[row] = rng.choice(classes[classes != y[row]])
-    return y
 
 
 def logistic():
@@ -146,7 +137,7 @@ def run(seeds, noises, datasets):
                 X_train, X_test, y_train, y_test = train_test_split(
                     X, y, test_size=0.3, stratify=y, random_state=seed
                 )
-                noisy = flip_labels(y_train, noise, np.random.RandomState(seed))
+                noisy = flip_labels(y_train, noise, random_state=seed)
                 for arm, model in arms(seed).items():
                     start = time.perf_counter()
                     model.fit(X_train, noisy)

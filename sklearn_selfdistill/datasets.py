@@ -25,16 +25,29 @@ import gzip
 import os
 import pickle
 import zlib
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from sklearn import datasets as _sklearn_datasets
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions, validate_params
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    validate_params,
+)
 
-__all__ = ["load_cifar10", "load_digits", "load_fashion_mnist", "load_mnist"]
+__all__ = [
+    "flip_labels",
+    "hide_labels",
+    "load_cifar10",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+]
 
 _ENV_VAR = "SKLEARN_SELFDISTILL_DATA"
 _DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -633,3 +646,129 @@ def load_cifar10(*, split="train", flatten=False, data_home=None, download=False
     batches = [_read_cifar_batch(path) for path in paths]
     images = np.concatenate([data for data, _ in batches]).reshape(-1, 3, 32, 32)
     return _to_features(images, flatten), np.concatenate([labels for _, labels in batches])
+
+
+def _labels(y, name="y"):
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be one label per row (1-d); got shape {y.shape}.")
+    return y
+
+
+@validate_params(
+    {
+        "y": ["array-like"],
+        "share": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def flip_labels(y, share, *, random_state=None):
+    """Symmetric label noise: ``share`` of the labels moved to another class at random.
+
+    ``round(share * len(y))`` rows, drawn without replacement, each get a class drawn
+    uniformly among the classes of ``y`` other than its own; the other rows keep
+    theirs. This is the noise of the project's noisy-label studies and of the
+    command line's ``data.label_noise``. Flip the training labels only: a test set
+    scored against flipped labels measures the noise, not the model.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels, at least two distinct ones.
+    share : float in [0, 1]
+        The share of rows whose label changes.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the draws; the same seed flips the same rows to the same classes.
+
+    Returns
+    -------
+    noisy : ndarray of shape (n_samples,)
+        A copy of ``y`` with the flipped labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_selfdistill.datasets import flip_labels
+    >>> y = np.repeat([0, 1, 2], 10)
+    >>> noisy = flip_labels(y, 0.4, random_state=0)
+    >>> int((noisy != y).sum())
+    12
+    """
+    y = _labels(y).copy()
+    classes = np.unique(y)
+    if share > 0 and classes.shape[0] < 2:
+        raise ValueError(
+            f"flip_labels needs at least two classes to move a label to another; y has "
+            f"{classes.shape[0]}."
+        )
+    rng = check_random_state(random_state)
+    flipped = rng.choice(y.shape[0], size=round(share * y.shape[0]), replace=False)
+    for row in flipped:
+        y[row] = rng.choice(classes[classes != y[row]])
+    return y
+
+
+@validate_params(
+    {
+        "y": ["array-like"],
+        "n_labeled": [Interval(Integral, 1, None, closed="left")],
+        "unlabeled": [Integral],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def hide_labels(y, n_labeled, *, unlabeled=-1, random_state=None):
+    """Keep ``n_labeled`` labels, a stratified draw, and mark every other row unlabelled.
+
+    The few-labels setting of Noisy Student: fit
+    ``SelfDistillationClassifier(..., unlabeled=-1)`` on the result, and generation 0
+    learns the labelled rows while the later generations also learn the teacher's
+    predictions on the others.
+
+    Parameters
+    ----------
+    y : array-like of int of shape (n_samples,)
+        Class labels.
+    n_labeled : int >= 1
+        How many rows keep their label; at least one per class and fewer than
+        ``n_samples``. The classes keep their proportions, as in a stratified split.
+    unlabeled : int, default=-1
+        The marker of an unlabelled row; it must not be one of the classes.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the draw.
+
+    Returns
+    -------
+    partly_labeled : ndarray of shape (n_samples,)
+        A copy of ``y`` in which the rows not drawn hold ``unlabeled``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_selfdistill.datasets import hide_labels
+    >>> y = np.repeat([0, 1], 50)
+    >>> kept = hide_labels(y, 10, random_state=0)
+    >>> int((kept == 0).sum()), int((kept == 1).sum()), int((kept == -1).sum())
+    (5, 5, 90)
+    """
+    y = _labels(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"hide_labels needs integer class labels, to mark unlabelled rows with "
+            f"unlabeled={unlabeled!r}; y has dtype {y.dtype}."
+        )
+    classes = np.unique(y)
+    if unlabeled in classes:
+        raise ValueError(f"unlabeled={unlabeled!r} is one of the classes of y; pick another.")
+    if not classes.shape[0] <= n_labeled < y.shape[0]:
+        raise ValueError(
+            f"n_labeled={n_labeled} must be at least the number of classes "
+            f"({classes.shape[0]}) and less than the number of rows ({y.shape[0]})."
+        )
+    kept, _ = train_test_split(
+        np.arange(y.shape[0]), train_size=n_labeled, stratify=y, random_state=random_state
+    )
+    partly = np.full(y.shape[0], unlabeled, dtype=np.int64)
+    partly[kept] = y[kept]
+    return partly

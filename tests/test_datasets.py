@@ -14,7 +14,14 @@ import pytest
 from sklearn.datasets import load_digits as sklearn_load_digits
 
 from sklearn_selfdistill import datasets
-from sklearn_selfdistill.datasets import load_cifar10, load_digits, load_fashion_mnist, load_mnist
+from sklearn_selfdistill.datasets import (
+    flip_labels,
+    hide_labels,
+    load_cifar10,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+)
 
 IDX_LOADERS = {load_mnist: "MNIST/raw", load_fashion_mnist: "FashionMNIST/raw"}
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -516,3 +523,57 @@ def test_digits_split_is_fixed_by_random_state():
     other = load_digits(split="test", random_state=1)[1]
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+# -- label noise and hidden labels -------------------------------------------------------
+
+
+def test_flip_labels_moves_exactly_the_share_to_another_class_and_is_seeded():
+    y = np.repeat(np.arange(5), 40)
+    noisy = flip_labels(y, 0.4, random_state=0)
+    assert np.sum(noisy != y) == 80  # exactly the share, never to the same class
+    assert set(noisy) == set(y)
+    np.testing.assert_array_equal(noisy, flip_labels(y, 0.4, random_state=0))
+    assert not np.array_equal(noisy, flip_labels(y, 0.4, random_state=1))
+    np.testing.assert_array_equal(flip_labels(y, 0.0, random_state=0), y)
+    # every wrong class is reached, about equally often (80 flips over 4 other classes)
+    moved = (noisy - y)[noisy != y] % 5
+    assert set(moved) == {1, 2, 3, 4}
+    assert y.tolist() == np.repeat(np.arange(5), 40).tolist()  # the input is left alone
+
+
+def test_flip_labels_keeps_string_labels_and_refuses_bad_input():
+    y = np.array(["a", "b", "c"] * 10)
+    noisy = flip_labels(y, 1.0, random_state=0)
+    assert noisy.dtype == y.dtype and np.all(noisy != y)
+    with pytest.raises(ValueError, match="share"):
+        flip_labels(y, 1.5)
+    with pytest.raises(ValueError, match="at least two classes"):
+        flip_labels(np.zeros(5, dtype=int), 0.2)
+    with pytest.raises(ValueError, match="1-d"):
+        flip_labels(np.zeros((5, 2), dtype=int), 0.2)
+
+
+def test_hide_labels_keeps_a_stratified_draw_and_marks_the_rest():
+    y = np.repeat([0, 1, 2, 3], [100, 100, 50, 50])
+    kept = hide_labels(y, 30, random_state=0)
+    assert kept.dtype == np.int64
+    np.testing.assert_array_equal(np.bincount(kept[kept >= 0]), [10, 10, 5, 5])
+    labeled = kept != -1
+    np.testing.assert_array_equal(kept[labeled], y[labeled])
+    np.testing.assert_array_equal(kept, hide_labels(y, 30, random_state=0))
+    assert np.all(hide_labels(y, 30, unlabeled=99, random_state=0)[~labeled] == 99)
+
+
+@pytest.mark.parametrize(
+    ("y", "n_labeled", "kwargs", "match"),
+    [
+        (np.repeat([0, 1], 5), 1, {}, "at least the number of classes"),
+        (np.repeat([0, 1], 5), 10, {}, "less than the number of rows"),
+        (np.repeat([0, 1], 5), 4, {"unlabeled": 1}, "one of the classes"),
+        (np.repeat(["a", "b"], 5), 4, {}, "integer class labels"),
+    ],
+)
+def test_hide_labels_refuses_what_it_cannot_do(y, n_labeled, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        hide_labels(y, n_labeled, **kwargs)
