@@ -65,6 +65,19 @@ def _log_probs(output, kind):
     return torch.log(output + torch.finfo(output.dtype).eps)
 
 
+def _labelled_accuracy(net, X, codes):
+    """Accuracy on the labelled rows only: an unlabelled row has no class to be right on.
+
+    NaN where the rows hold no label at all.
+    """
+    codes = np.asarray(codes)
+    predicted = net.predict(X)
+    labelled = codes != UNLABELED
+    if not labelled.any():
+        return float("nan")
+    return float(np.mean(predicted[labelled] == codes[labelled]))
+
+
 def pack_targets(codes, logits):
     """``y`` of a :class:`SoftTargetNetClassifier`: class index, then the teacher's logits."""
     return np.column_stack([codes.astype(np.float32), logits.astype(np.float32)])
@@ -117,12 +130,13 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        # skorch's validation accuracy must read the class of each row number.
+        # skorch's validation accuracy must read the class of each row number, and skip the
+        # unlabelled rows.
         return [
             (
                 name,
                 EpochScoring(
-                    "accuracy",
+                    _labelled_accuracy,
                     name="valid_acc",
                     lower_is_better=False,
                     on_train=False,

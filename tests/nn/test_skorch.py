@@ -142,6 +142,28 @@ def test_labels_are_mapped_back_and_unlabelled_rows_used(data):
     assert all(set(p) <= {10, 20, 30} for p in clf.staged_predict(X))
 
 
+def test_valid_acc_of_a_distilled_generation_counts_only_labelled_rows(data):
+    from sklearn.model_selection import StratifiedKFold
+    from skorch.dataset import ValidSplit
+
+    X, y = data
+    labels = y.copy()
+    labels[1::3] = -1  # a third of every validation fold is unlabelled
+    clf = SelfDistillationClassifier(
+        net(max_epochs=2, train_split=ValidSplit(4, stratified=True)),
+        n_generations=2,
+        unlabeled=-1,
+    ).fit(X, labels)
+    student = clf.generations_[1]
+    # The held-out rows of the student: the first stratified fold of its class codes.
+    codes = np.where(labels == -1, -1, labels)
+    _, valid = next(StratifiedKFold(4).split(X, codes))
+    assert np.sum(codes[valid] == -1) > 0
+    labelled = valid[codes[valid] != -1]
+    expected = np.mean(student.predict(X[labelled]) == codes[labelled])
+    assert student.history[-1, "valid_acc"] == pytest.approx(expected)
+
+
 def test_temperature_schedule_reaches_each_generation_loss(data):
     X, y = data
     schedule = TemperatureSchedule(initial=6.0, final=2.0, kind="linear")
