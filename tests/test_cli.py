@@ -21,8 +21,10 @@ import yaml
 
 from sklearn_selfdistill._lineage import Lineage, LineageError, atomic_write
 from sklearn_selfdistill.cli import main
-from sklearn_selfdistill.cli._config import SCHEMA, load_config
+from sklearn_selfdistill.cli._build import build_classifier, build_net, training_rows
+from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config
 from sklearn_selfdistill.datasets import load_digits
+from sklearn_selfdistill.nn import RandAugmentNoise
 from sklearn_selfdistill.nn.models import MLP
 
 # Small enough for a few seconds per run; one torch thread is the fastest for this net.
@@ -207,6 +209,147 @@ def test_print_config_prints_the_resolved_yaml_and_trains_nothing(tmp_path):
     assert status == 0
     assert yaml.safe_load(out)["training"]["epochs"] == 7
     assert list(tmp_path.iterdir()) == []
+
+
+# -- the study settings and the seed project's keys ----------------------------------------
+
+
+def test_training_rows_subsample_flip_and_hide_labels_and_never_touch_the_test_split():
+    X, y = load_digits(flatten=True)
+    config = load_config(
+        overrides=["data.n_train=500", "data.label_noise=0.4", "data.n_labeled=100", "seed=3"]
+    )
+    X_rows, y_rows = training_rows(config, X, y)
+    assert X_rows.shape == (500, 64)
+    labelled = y_rows != -1
+    counts = np.bincount(y_rows[labelled])  # stratified on the (noisy) labels
+    assert labelled.sum() == 100 and counts.min() >= 9 and counts.max() <= 11
+    # The rows are digits rows; the labelled ones carry flipped labels at the asked rate.
+    source = {row.tobytes(): label for row, label in zip(X, y, strict=True)}
+    clean = np.array([source[row.tobytes()] for row in X_rows])
+    assert np.mean(y_rows[labelled] != clean[labelled]) == pytest.approx(0.4, abs=0.15)
+    again = training_rows(config, X, y)
+    np.testing.assert_array_equal(again[1], y_rows)  # seeded
+    other = training_rows(load_config(overrides=["data.n_train=500", "seed=4"]), X, y)
+    assert not np.array_equal(other[0], X_rows)
+    untouched = training_rows(load_config(), X, y)
+    assert untouched[0] is X and untouched[1] is y
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.num_classes=5"], "model.num_classes=5, but digits has 10 classes"),
+        (["data.n_train=5000"], "data.n_train=5000: digits has 1347 training rows"),
+        (["data.n_labeled=5"], "data.n_labeled=5: the training set has 1347 rows"),
+    ],
+)
+def test_study_keys_that_do_not_fit_the_data_exit_2_naming_key_and_data(
+    tmp_path, overrides, message
+):
+    status, _, err = _run_main("train", *overrides, "--runs-dir", str(tmp_path))
+    assert status == 2, err
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.label_noise=1.0"], "data.label_noise=1.0: must be a number in [0, 1)"),
+        (["data.augmentation=autoaugment"], "must be null or randaugment"),
+        (["data.augmentation=randaugment"], "RandAugment transforms images"),
+        (["data.n_train=100", "data.n_labeled=100"], "must be less than data.n_train=100"),
+        (["distillation.teacher_predictions=oof"], "must be in_sample or cross_fit"),
+        (["distillation.dropout_rate=1"], "must be null or a number in [0, 1)"),
+        (["training.early_stopping_patience=0"], "must be null or an int >= 1"),
+        (["generations.final_generation=first"], "must be last, best or ensemble"),
+        (["generations.plateau_threshold=-1"], "The 'tol' parameter"),
+        (["distillation.cv=1"], "distillation.cv=1: must be an int >= 2"),
+    ],
+)
+def test_bad_study_values_exit_2_before_any_data_is_loaded(tmp_path, overrides, message):
+    status, out, err = _run_main("train", *overrides, "--runs-dir", str(tmp_path))
+    assert status == 2
+    assert message in err and out == ""
+
+
+def test_a_yaml_file_in_the_seed_projects_layout_loads_with_its_names(tmp_path):
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "model:\n  name: resnet18\n  num_classes: 10\n"
+        "data:\n  name: cifar10\n  batch_size: 256\n  augmentation: randaugment\n"
+        "distillation:\n  alpha: 0.5\n  temperature: 2.0\n  dropout_rate: 0.3\n"
+        "generations:\n  max_generations: 4\n  plateau_patience: 2\n"
+        "  plateau_threshold: 0.01\n"
+    )
+    config = load_config(path)
+    assert config.training.batch_size == 256  # data.batch_size is an alias
+    assert config.model.num_classes == 10 and config.data.augmentation == "randaugment"
+    assert config.distillation.dropout_rate == 0.3
+    X = np.zeros((4, 3, 32, 32), dtype=np.float32)
+    net = build_net(config, X, 10)
+    assert net.batch_size == 256 and net.module__stochastic_depth == 0.3
+    assert any(isinstance(callback, RandAugmentNoise) for callback in net.callbacks)
+    clf = build_classifier(config, net)
+    assert (clf.tol, clf.n_iter_no_change, clf.early_stopping) == (0.01, 2, True)
+    assert (clf.alpha, clf.temperature, clf.n_generations) == (0.5, 2.0, 4)
+    # The alias is said in --help, next to the key it stands for.
+    status, out, _ = _run_main("train", "--help")
+    assert status == 0
+    assert all(re.search(rf"{a}\s+the same as {k}", out) for a, k in ALIASES.items())
+
+
+def test_study_keys_reach_the_net_and_the_classifier():
+    config = load_config(
+        overrides=[
+            "distillation.teacher_predictions=cross_fit",
+            "distillation.cv=3",
+            "data.n_labeled=200",
+            "training.early_stopping_patience=4",
+            "generations.final_generation=best",
+            "distillation.dropout_rate=0.2",
+        ]
+    )
+    net = build_net(config, np.zeros((4, 64), dtype=np.float32), 10)
+    stop = [c for c in net.callbacks if type(c).__name__ == "EarlyStopping"]
+    assert len(stop) == 1 and stop[0].patience == 4 and stop[0].load_best
+    assert stop[0].monitor == "valid_acc" and net.train_split is not None
+    assert net.module__dropout == 0.2
+    clf = build_classifier(config, net)
+    assert (clf.teacher_predictions, clf.cv, clf.unlabeled) == ("cross_fit", 3, -1)
+    assert clf.final_generation == "best"
+    plain = build_classifier(load_config(), build_net(load_config(), np.zeros((4, 64)), 10))
+    assert plain.unlabeled is None and plain.estimator.train_split is None
+
+
+def test_a_noisy_label_run_prints_its_ensemble_and_the_generation_chosen_on_validation(
+    tmp_path,
+):
+    status, out, err = _run_main(
+        "train",
+        *TINY,
+        "training.epochs=4",
+        "data.label_noise=0.3",
+        "data.n_train=600",
+        "distillation.teacher_predictions=cross_fit",
+        "distillation.cv=2",
+        "training.early_stopping_patience=1",
+        "--runs-dir",
+        str(tmp_path),
+    )
+    assert status == 0, err
+    assert "600 training, 30% of their labels flipped and 450 test samples" in out
+    path = _run_folder(out)
+    epochs = [json.loads((path / f"generation_{g}.json").read_text())["epochs"] for g in (0, 1)]
+    held_out = [max(e["valid_acc"] for e in rows) for rows in epochs]
+    best = int(np.argmax(held_out))
+    assert f"Chosen on validation: generation {best} (best epoch's held-out accuracy" in out
+    # The ensemble row is the generations' probabilities averaged, as evaluate computes it.
+    ensemble = re.search(r"^\s+ensemble\s+(\d\.\d{4})\s+[+-]", out, re.M).group(1)
+    status, evaluated, err = _run_main("evaluate", str(path), "--plot", str(tmp_path / "a.png"))
+    assert status == 0, err
+    assert re.search(rf"^\s+ensemble\s+{ensemble}$", evaluated, re.M)
 
 
 # -- lineage files -------------------------------------------------------------------------

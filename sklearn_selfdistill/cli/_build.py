@@ -5,23 +5,29 @@ import pickle
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.dataset import ValidSplit
 
 from .. import datasets
 from .._classifier import SelfDistillationClassifier
 from .._lineage import LineageError
 from ..nn import EMATeacher, RandAugmentNoise
 from ..nn.models import MLP, ResNet18, ResNet34, ViTSmall
-from ._errors import DataUnavailableError
+from ._errors import ConfigError, DataUnavailableError
 
-__all__ = ["build_classifier", "build_net", "load_split", "restore_net"]
+__all__ = ["build_classifier", "build_net", "load_split", "restore_net", "training_rows"]
 
 MODULES = {"mlp": MLP, "resnet18": ResNet18, "resnet34": ResNet34, "vit_small": ViTSmall}
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 # Noisy Student's model noise (dropout or stochastic depth), light enough for small nets
 # and short runs.
 _NOISE = 0.1
+#: The label of an unlabelled training row (``data.n_labeled``).
+UNLABELED = -1
+# The held-out share of each generation's rows under training.early_stopping_patience.
+_EARLY_STOPPING_FOLDS = 5
 # Divides the 8x8 digits, the 28x28 (Fashion-)MNIST and the 32x32 CIFAR-10 images.
 _VIT_PATCH_SIZE = 4
 
@@ -39,9 +45,48 @@ def load_split(config, split):
         raise DataUnavailableError(f"cannot load the {split} split of {data.name}: {exc}") from exc
 
 
+def training_rows(config, X, y):
+    """The training rows as configured: ``data.n_train``, ``data.label_noise``, ``data.n_labeled``.
+
+    In that order, each drawn with ``seed``: a stratified subset, then that share of its
+    labels flipped to another class, then all but a stratified ``n_labeled`` of them
+    marked :data:`UNLABELED`. The test split is never touched.
+    """
+    data = config.data
+    n_classes = np.unique(y).shape[0]
+    if config.model.num_classes is not None and config.model.num_classes != n_classes:
+        raise ConfigError(
+            f"model.num_classes={config.model.num_classes}, but {data.name} has "
+            f"{n_classes} classes; set model.num_classes={n_classes} or null."
+        )
+    if data.n_train is not None:
+        if not n_classes <= data.n_train < y.shape[0]:
+            raise ConfigError(
+                f"data.n_train={data.n_train}: {data.name} has {y.shape[0]} training rows "
+                f"and {n_classes} classes; use a number from {n_classes} to "
+                f"{y.shape[0] - 1}, or null for all of them."
+            )
+        X, _, y, _ = train_test_split(
+            X, y, train_size=data.n_train, stratify=y, random_state=config.seed
+        )
+    if data.label_noise > 0:
+        y = datasets.flip_labels(y, data.label_noise, random_state=config.seed)
+    if data.n_labeled is not None:
+        if not n_classes <= data.n_labeled < y.shape[0]:
+            raise ConfigError(
+                f"data.n_labeled={data.n_labeled}: the training set has {y.shape[0]} rows "
+                f"and {n_classes} classes; use a number from {n_classes} to "
+                f"{y.shape[0] - 1}, or null for all labelled."
+            )
+        y = datasets.hide_labels(y, data.n_labeled, unlabeled=UNLABELED, random_state=config.seed)
+    return X, y
+
+
 def _module_parameters(config, X, n_classes):
     name = config.model.name
-    noise = _NOISE if config.distillation.noisy_student else 0.0
+    noise = config.distillation.dropout_rate
+    if noise is None:
+        noise = _NOISE if config.distillation.noisy_student else 0.0
     params = {"num_classes": n_classes, "autocast_dtype": config.model.autocast_dtype}
     if name == "mlp":
         params.update(in_features=X.shape[1], dropout=noise)
@@ -63,13 +108,25 @@ def build_net(config, X, n_classes):
         torch.set_num_threads(config.threads)
     training = config.training
     callbacks = []
-    if config.distillation.noisy_student and config.model.name != "mlp":
+    images = config.model.name != "mlp"
+    if images and (config.distillation.noisy_student or config.data.augmentation):
         callbacks.append(RandAugmentNoise())
     if config.distillation.ema_decay is not None:
         callbacks.append(EMATeacher(decay=config.distillation.ema_decay))
     if training.lr_schedule == "cosine":
         callbacks.append(
             LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=training.epochs)
+        )
+    split = None  # every training row trains; the meta-estimator holds out its own
+    if training.early_stopping_patience is not None:
+        split = ValidSplit(_EARLY_STOPPING_FOLDS, stratified=True)
+        callbacks.append(
+            EarlyStopping(
+                monitor="valid_acc",
+                lower_is_better=False,
+                patience=training.early_stopping_patience,
+                load_best=True,
+            )
         )
     optimizer = {"optimizer__weight_decay": training.weight_decay}
     if training.optimizer == "sgd":
@@ -83,8 +140,7 @@ def build_net(config, X, n_classes):
         max_epochs=training.epochs,
         batch_size=training.batch_size,
         iterator_train__shuffle=True,
-        # Every training row trains; the meta-estimator holds out its own validation set.
-        train_split=None,
+        train_split=split,
         callbacks=callbacks,
         device=config.device,
         verbose=int(training.verbose or config.verbose >= 2),
@@ -102,6 +158,11 @@ def build_classifier(config, net):
         n_generations=generations.max_generations,
         alpha=distillation.alpha,
         temperature=distillation.temperature,
+        teacher_predictions=distillation.teacher_predictions,
+        cv=distillation.cv,
+        tol=generations.plateau_threshold,
+        final_generation=generations.final_generation,
+        unlabeled=None if config.data.n_labeled is None else UNLABELED,
         validation_fraction=generations.validation_fraction,
         random_state=config.seed,
         verbose=int(config.verbose >= 1),

@@ -69,12 +69,22 @@ def _int_at_least(low, parameter=None):
 
 _BOOLEAN = _Key(lambda v: isinstance(v, bool), "true or false")
 
+
+def _optional(test, allowed, parameter=None):
+    return _Key(lambda v: v is None or test(v), f"null or {allowed}", parameter)
+
+
 SCHEMA = {
     "model.name": _choice(*MODELS),
+    "model.num_classes": _optional(lambda v: _is_int(v) and v >= 2, "an int >= 2"),
     "model.autocast_dtype": _choice(None, "bfloat16", "float16"),
     "data.name": _choice(*DATASETS),
     "data.data_home": _Key(lambda v: v is None or isinstance(v, str), "null or a folder"),
     "data.download": _BOOLEAN,
+    "data.n_train": _optional(lambda v: _is_int(v) and v >= 2, "an int >= 2"),
+    "data.label_noise": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "data.n_labeled": _optional(lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "data.augmentation": _choice(None, "randaugment"),
     "training.epochs": _int_at_least(1),
     "training.batch_size": _int_at_least(1),
     "training.optimizer": _choice("sgd", "adam", "adamw"),
@@ -82,10 +92,18 @@ SCHEMA = {
     "training.momentum": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "training.weight_decay": _Key(lambda v: _is_number(v) and 0 <= v < math.inf, "a number >= 0"),
     "training.lr_schedule": _choice("constant", "cosine"),
+    "training.early_stopping_patience": _optional(lambda v: _is_int(v) and v >= 1, "an int >= 1"),
     "training.verbose": _BOOLEAN,
     "distillation.alpha": _Key(_is_number, "a number in [0, 1]", "alpha"),
     "distillation.temperature": _Key(_is_number, "a number > 0", "temperature"),
+    "distillation.teacher_predictions": _Key(
+        lambda v: v in ("in_sample", "cross_fit"), "in_sample or cross_fit", "teacher_predictions"
+    ),
+    "distillation.cv": _int_at_least(2, "cv"),
     "distillation.noisy_student": _BOOLEAN,
+    "distillation.dropout_rate": _optional(
+        lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"
+    ),
     "distillation.ema_decay": _Key(
         lambda v: v is None or _is_number(v), "null (off) or a number in [0, 1)"
     ),
@@ -93,8 +111,12 @@ SCHEMA = {
     "generations.plateau_patience": _Key(
         lambda v: v is None or _is_int(v), "null (off) or an int >= 1", "n_iter_no_change"
     ),
+    "generations.plateau_threshold": _Key(_is_number, "a number >= 0", "tol"),
     "generations.validation_fraction": _Key(
         _is_number, "a number in (0, 1)", "validation_fraction"
+    ),
+    "generations.final_generation": _Key(
+        lambda v: v in ("last", "best", "ensemble"), "last, best or ensemble", "final_generation"
     ),
     "device": _Key(lambda v: isinstance(v, str), "cpu, cuda, cuda:N or mps"),
     "threads": _Key(lambda v: v is None or (_is_int(v) and v >= 1), "null or an int >= 1"),
@@ -103,10 +125,16 @@ SCHEMA = {
 }
 
 
+#: Names of the seed project's configuration (its README's), accepted for ours.
+ALIASES = {"data.batch_size": "training.batch_size"}
+
+
 def describe_keys():
-    """One line per key of the schema: the key and what it takes."""
-    width = max(map(len, SCHEMA))
-    return "\n".join(f"  {key:<{width}}  {spec.allowed}" for key, spec in SCHEMA.items())
+    """One line per key of the schema, the key and what it takes; then the aliases."""
+    width = max(map(len, [*SCHEMA, *ALIASES]))
+    lines = [f"  {key:<{width}}  {spec.allowed}" for key, spec in SCHEMA.items()]
+    lines += [f"  {alias:<{width}}  the same as {key}" for alias, key in ALIASES.items()]
+    return "\n".join(lines)
 
 
 def _flatten(mapping, prefix=""):
@@ -126,6 +154,7 @@ def _normalize(flat, source):
     for key, value in flat.items():
         if key in _GROUPS:
             key = f"{key}.name"
+        key = ALIASES.get(key, key)
         if key not in SCHEMA:
             sections = {k.split(".")[0] for k in SCHEMA if "." in k}
             if key in sections:
@@ -180,11 +209,29 @@ def _check_values(flat):
         for key, spec in SCHEMA.items()
         if not spec.accepts(flat[key])
     ]
-    errors += _check_with_the_libraries(
-        {key: value for key, value in flat.items() if SCHEMA[key].accepts(value)}
-    )
+    valid = {key: value for key, value in flat.items() if SCHEMA[key].accepts(value)}
+    errors += _check_with_the_libraries(valid)
+    errors += _check_together(valid)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+
+
+def _check_together(values):
+    """Keys that are valid alone but not with each other."""
+    errors = []
+    if values.get("data.augmentation") is not None and values.get("model.name") == "mlp":
+        errors.append(
+            f"data.augmentation={values['data.augmentation']!r}: RandAugment transforms "
+            f"images, and model.name='mlp' trains on flat rows; use a resnet or vit_small, "
+            f"or data.augmentation=null."
+        )
+    n_train, n_labeled = values.get("data.n_train"), values.get("data.n_labeled")
+    if n_train is not None and n_labeled is not None and n_labeled >= n_train:
+        errors.append(
+            f"data.n_labeled={n_labeled}: must be less than data.n_train={n_train}, so that "
+            f"some training rows are left unlabelled."
+        )
+    return errors
 
 
 def _check_with_the_libraries(values):

@@ -20,7 +20,7 @@ import torch
 
 from .. import __version__
 from .._lineage import Lineage
-from ._build import build_classifier, build_net, load_split, restore_net
+from ._build import UNLABELED, build_classifier, build_net, load_split, restore_net, training_rows
 from ._config import to_yaml
 
 __all__ = ["print_generations", "train"]
@@ -44,15 +44,19 @@ def accuracy(proba, classes, y):
     return float(np.mean(classes[np.argmax(proba, axis=1)] == y))
 
 
-def _generation_writer(lineage, classes, X_test, y_test, seed):
-    """The ``_on_generation_end`` hook: write the generation, then seed the next one."""
+def _generation_writer(lineage, classes, X_test, y_test, seed, test_probas):
+    """The ``_on_generation_end`` hook: write the generation, then seed the next one.
+
+    Each generation's test probabilities go into ``test_probas`` (for the ensemble).
+    """
 
     def on_generation_end(generation, model, history_row):
         weights = io.BytesIO()
         torch.save(model.module_.state_dict(), weights)
+        test_probas[generation] = model.predict_proba(X_test)
         metrics = {
             "generation": generation,
-            "test_accuracy": accuracy(model.predict_proba(X_test), classes, y_test),
+            "test_accuracy": accuracy(test_probas[generation], classes, y_test),
             "train_score": history_row["train_score"],
             "validation_score": history_row["validation_score"],
             "fit_time": history_row["fit_time"],
@@ -69,8 +73,12 @@ def _generation_writer(lineage, classes, X_test, y_test, seed):
     return on_generation_end
 
 
-def print_generations(lineage):
-    """The table of the finished generations: test accuracy, gain, seconds."""
+def print_generations(lineage, ensemble_accuracy=None):
+    """The table of the finished generations: test accuracy, gain, seconds.
+
+    Then the Born-Again ensemble's test accuracy (when given), and the generation with
+    the best validation accuracy, where the run held out a validation set.
+    """
     rows = [lineage.metrics(g) for g in lineage.finished()]
     print("generation  test accuracy  gain (points)  seconds")
     for row in rows:
@@ -79,6 +87,36 @@ def print_generations(lineage):
             f"{row['generation']:>10}  {row['test_accuracy']:>13.4f}  {gain:>+13.2f}  "
             f"{row['fit_time']:>7.2f}"
         )
+    if ensemble_accuracy is not None:
+        gain = 100 * (ensemble_accuracy - rows[0]["test_accuracy"])
+        print(f"{'ensemble':>10}  {ensemble_accuracy:>13.4f}  {gain:>+13.2f}")
+    validation, source = _validation_scores(rows)
+    if validation is None:
+        print(
+            "Chosen on validation: none, nothing was held out (generations.final_generation="
+            "best, generations.plateau_patience or training.early_stopping_patience would)."
+        )
+        return
+    best = int(np.argmax(validation))
+    print(
+        f"Chosen on validation: generation {best} ({source} {validation[best]:.4f}, test "
+        f"accuracy {rows[best]['test_accuracy']:.4f})."
+    )
+
+
+def _validation_scores(rows):
+    """Per generation, its validation accuracy and where it comes from; ``(None, None)``.
+
+    The meta-estimator's held-out rows where it kept them; else the best epoch's
+    ``valid_acc`` on the fifth each early-stopped generation held out.
+    """
+    scores = [row["validation_score"] for row in rows]
+    if all(score is not None for score in scores):
+        return scores, "validation accuracy"
+    epochs = [[epoch.get("valid_acc") for epoch in row.get("epochs", [])] for row in rows]
+    if all(e and all(isinstance(a, float) for a in e) for e in epochs):
+        return [max(e) for e in epochs], "best epoch's held-out accuracy"
+    return None, None
 
 
 def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_generation):
@@ -136,9 +174,10 @@ def train(config, *, runs_dir="runs", resume=None):
     lineage : Lineage
         The run folder.
     """
-    X_train, y_train = load_split(config, "train")
+    X_train, y_train = training_rows(config, *load_split(config, "train"))
     X_test, y_test = load_split(config, "test")
-    classes = np.unique(y_train)
+    labelled = y_train != UNLABELED
+    classes = np.unique(y_train[labelled])
     net = build_net(config, X_train, classes.shape[0])
     if resume is None:
         lineage = Lineage.create(runs_dir, to_yaml(config))
@@ -149,10 +188,14 @@ def train(config, *, runs_dir="runs", resume=None):
         print(f"Run folder: {lineage.path} (resumed)", flush=True)
     finished = lineage.finished()
     n_generations = config.generations.max_generations
+    test_probas = {}
+    data = config.data
+    unlabelled = f" ({int((~labelled).sum())} unlabelled)" if not labelled.all() else ""
+    noise = f", {data.label_noise:.0%} of their labels flipped" if data.label_noise else ""
     print(
-        f"{config.model.name} on {config.data.name}: {X_train.shape[0]} training and "
-        f"{X_test.shape[0]} test samples, {classes.shape[0]} classes; generations "
-        f"0..{n_generations - 1} on {config.device}",
+        f"{config.model.name} on {data.name}: {X_train.shape[0]} training{unlabelled}"
+        f"{noise} and {X_test.shape[0]} test samples, {classes.shape[0]} classes; "
+        f"generations 0..{n_generations - 1} on {config.device}",
         flush=True,
     )
     if len(finished) >= n_generations:
@@ -164,9 +207,14 @@ def train(config, *, runs_dir="runs", resume=None):
                 f"again; starting at generation {len(finished)}.",
                 flush=True,
             )
-        writer = _generation_writer(lineage, classes, X_test, y_test, config.seed)
+        writer = _generation_writer(lineage, classes, X_test, y_test, config.seed, test_probas)
         _fit_the_missing_generations(config, lineage, net, X_train, y_train, writer)
+    for generation in lineage.finished():  # generations trained by an earlier process
+        if generation not in test_probas:
+            restored = restore_net(net, classes.shape[0], lineage.weights_path(generation))
+            test_probas[generation] = restored.predict_proba(X_test)
+    ensemble = np.mean([test_probas[g] for g in lineage.finished()], axis=0)
     print()
-    print_generations(lineage)
+    print_generations(lineage, accuracy(ensemble, classes, y_test))
     print(f"\nLineage written to {lineage.path}", flush=True)
     return lineage
