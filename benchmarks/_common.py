@@ -1,0 +1,100 @@
+"""Helpers every benchmark script shares: the machine footer, tables, noise, memory.
+
+Imported by the scripts next to it (``python benchmarks/bench_*.py`` puts this folder
+on ``sys.path``) and by the tests that import those scripts.
+"""
+
+import os
+import platform
+import re
+import sys
+import tracemalloc
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+DEFAULT_PACKAGES = ("numpy", "scikit-learn")
+
+
+def package_versions(packages=DEFAULT_PACKAGES):
+    """``"numpy 2.1.0, scikit-learn 1.6.1"`` for the packages that are installed."""
+    found = []
+    for name in packages:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def machine(packages=DEFAULT_PACKAGES, threads=None):
+    """One line naming the machine, Python and package versions (and threads if given)."""
+    cpu = platform.processor() or platform.machine()
+    line = (
+        f"{platform.system()} {cpu}, {os.cpu_count()} cores (shared), "
+        f"Python {platform.python_version()}, {package_versions(packages)}"
+    )
+    if threads is not None:
+        line += f", {threads} thread(s)"
+    return line
+
+
+def footer(command, packages=DEFAULT_PACKAGES, threads=None, seconds=None):
+    """The line every results file ends with: the command and the machine that ran it."""
+    text = f"Command: `{command}`. Machine: {machine(packages, threads)}."
+    if seconds is not None:
+        text += f" Whole run: {seconds:.0f} s."
+    return text
+
+
+def command_line(argv=None):
+    """The command that ran the current script, as a user would type it."""
+    argv = sys.argv if argv is None else argv
+    script = os.path.relpath(argv[0]) if os.path.isabs(argv[0]) else argv[0]
+    return " ".join(["python", script, *argv[1:]])
+
+
+def markdown_table(header, rows):
+    """A Markdown table from a header and rows of cells (each cell made a string)."""
+    if any(len(row) != len(header) for row in rows):
+        raise ValueError("every row must have as many cells as the header")
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def mean_std(values, digits=4):
+    """``"0.8123 (0.0042)"``: mean and sample standard deviation ("n/a" for one value)."""
+    values = np.asarray(values, dtype=float)
+    std = f"{values.std(ddof=1):.{digits}f}" if values.size > 1 else "n/a"
+    return f"{values.mean():.{digits}f} ({std})"
+
+
+def peak_rss_mib():
+    """This process's peak resident memory so far (VmHWM), in MiB; None off Linux.
+
+    Unlike ``getrusage``'s ``ru_maxrss``, VmHWM starts afresh in an exec'd child.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            match = re.search(r"^VmHWM:\s+(\d+) kB", status.read(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(match.group(1)) / 1024 if match else None
+
+
+@contextmanager
+def traced_peak():
+    """Peak of the memory Python allocators (numpy included) hand out inside the block.
+
+    Yields a dict whose ``"mib"`` is set when the block ends. It misses memory that
+    C libraries allocate themselves (BLAS workspaces, libsvm, torch's CPU allocator).
+    """
+    reading = {"mib": None}
+    tracemalloc.start()
+    try:
+        yield reading
+    finally:
+        reading["mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()

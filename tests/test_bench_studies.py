@@ -1,0 +1,98 @@
+"""The benchmarks' shared helpers, and quick runs of the noisy-label and few-label studies."""
+
+import importlib.util
+import platform
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _common():
+    spec = importlib.util.spec_from_file_location("_common", BENCHMARKS / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_markdown_table_has_a_rule_per_column_and_refuses_ragged_rows():
+    common = _common()
+    table = common.markdown_table(["a", "b"], [[1, "x"], [2.5, "y"]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2.5 | y |"]
+    with pytest.raises(ValueError, match="as many cells as the header"):
+        common.markdown_table(["a", "b"], [[1]])
+
+
+def test_mean_std_is_the_sample_standard_deviation_and_na_for_one_value():
+    common = _common()
+    assert common.mean_std([1.0, 2.0, 3.0], digits=2) == "2.00 (1.00)"
+    assert common.mean_std([0.5]) == "0.5000 (n/a)"
+
+
+def test_footer_names_the_command_python_and_the_package_versions():
+    common = _common()
+    text = common.footer("python benchmarks/x.py --quick", threads=1, seconds=12.4)
+    assert text.startswith("Command: `python benchmarks/x.py --quick`. Machine: ")
+    assert f"Python {platform.python_version()}" in text
+    assert f"numpy {version('numpy')}" in text
+    assert f"scikit-learn {version('scikit-learn')}" in text
+    assert "1 thread(s)" in text and text.endswith("Whole run: 12 s.")
+    assert "nonexistent-package" not in common.package_versions(("nonexistent-package",))
+    assert common.command_line(["/abs/path/benchmarks/x.py", "--a"]).endswith("x.py --a")
+
+
+def test_peak_memory_readings_grow_with_an_allocation():
+    common = _common()
+    import numpy as np
+
+    with common.traced_peak() as reading:
+        block = np.ones(4 * 2**20 // 8)  # 4 MiB
+        del block
+    assert 4 <= reading["mib"] < 40
+    rss = common.peak_rss_mib()
+    assert rss is None or rss > 4
+
+
+def _quick(script):
+    results = sorted((BENCHMARKS / "results").iterdir())
+    before = {path: path.read_bytes() for path in results}
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {path: path.read_bytes() for path in results} == before  # --quick writes nothing
+    return done.stdout
+
+
+def _rows(stdout):
+    return dict(re.findall(r"^\| ([^|]+?) \| ([0-9.]+)", stdout, flags=re.MULTILINE))
+
+
+def test_quick_noisy_label_study_scores_every_arm_and_states_its_goals():
+    out = _quick("bench_noisy_nets.py")
+    rows = _rows(out)
+    assert len(rows) == 18 and all(0 <= float(v) <= 100 for v in rows.values())
+    assert {"early-stopped (patience tuned)", "early-stopped, ensemble of 2 seeds"} <= set(rows)
+    assert re.search(r"40% noise: best early-stopped recipe `ES \+ .+` [+-]\d+\.\d\d points", out)
+    assert re.search(r"goal >= \+3 on every seed: \*\*(met|not met)\*\*", out)
+    assert "Command: `python benchmarks/bench_noisy_nets.py --quick`" in out
+
+
+def test_quick_few_label_study_starts_from_the_plain_net_on_the_labelled_rows():
+    out = _quick("bench_few_labels.py")
+    rows = _rows(out)
+    assert len(rows) == 6 and all(0 <= float(v) <= 100 for v in rows.values())
+    # Generation 0 is the plain net of the same setting and seed, fit on the labelled rows.
+    assert (
+        rows["Noisy Student, alpha=0.5, T=1: gen 0"]
+        == rows["plain, 1 000 labels, early-stopped (tuned)"]
+    )
+    assert re.search(r"goal >= \+2 on every seed: \*\*(met|not met)\*\*", out)
