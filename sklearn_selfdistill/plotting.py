@@ -4,6 +4,7 @@ matplotlib is imported only when a plot is drawn, so this module imports without
 """
 
 import copy
+import warnings
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -34,14 +35,46 @@ def _default_score_name(estimator, scoring):
     return "score"
 
 
+_CURVES = ("train", "validation", "test")
+
+
+def _split_curve_kwargs(curve_kwargs):
+    """``curve_kwargs`` as one dict of keyword arguments per curve name.
+
+    A dict whose keys are all curve names and whose values are all dicts gives each
+    curve its own arguments; any other dict is given to every curve.
+    """
+    if curve_kwargs is None:
+        return {name: {} for name in _CURVES}
+    if not isinstance(curve_kwargs, dict):
+        raise TypeError(
+            f"curve_kwargs must be a dict of Line2D properties, or a dict keyed by "
+            f"{', '.join(_CURVES)} of such dicts; got {type(curve_kwargs).__name__}."
+        )
+    per_curve = bool(curve_kwargs) and all(
+        key in _CURVES and isinstance(value, dict) for key, value in curve_kwargs.items()
+    )
+    if per_curve:
+        return {name: dict(curve_kwargs.get(name, {})) for name in _CURVES}
+    return {name: dict(curve_kwargs) for name in _CURVES}
+
+
+def _positive_name(score_name):
+    """The name of a ``neg_`` score once negated: ``neg_log_loss`` -> ``log_loss``."""
+    return score_name[4:] if score_name.startswith("neg_") else score_name
+
+
 class GenerationCurveDisplay:
     """Score per generation: train, validation and test curves, best generation marked.
 
     Build it with :meth:`from_estimator` from a fitted
     :class:`~sklearn_selfdistill.SelfDistillationClassifier` or
     :class:`~sklearn_selfdistill.SelfDistillationRegressor`, or directly from scores
-    computed elsewhere, then call :meth:`plot`. Follows scikit-learn's Display API
-    (as :class:`~sklearn.model_selection.LearningCurveDisplay`).
+    computed elsewhere, then call :meth:`plot`. Follows scikit-learn's Display API:
+    ``name`` titles the legend and ``curve_kwargs`` styles the lines (as in
+    :class:`~sklearn.metrics.RocCurveDisplay` since scikit-learn 1.7), and
+    ``negate_score`` draws a ``neg_`` scorer as a positive error (as in
+    :class:`~sklearn.model_selection.LearningCurveDisplay`).
 
     Parameters
     ----------
@@ -58,8 +91,10 @@ class GenerationCurveDisplay:
         The generation to mark (the best validation score); None for no marker.
     score_name : str, default="score"
         The y-axis label.
+    name : str, default=None
+        The legend's title, usually the estimator's name; None for no title.
     estimator_name : str, default=None
-        The legend's title; None for no title.
+        Deprecated alias of ``name``, the name scikit-learn's Displays used before 1.7.
 
     Attributes
     ----------
@@ -111,24 +146,31 @@ class GenerationCurveDisplay:
         test_scores=None,
         best_generation=None,
         score_name="score",
+        name=None,
         estimator_name=None,
     ):
+        if estimator_name is not None:
+            warnings.warn(
+                "estimator_name is deprecated; pass name instead, as scikit-learn's Displays "
+                "take it since 1.7.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            name = estimator_name if name is None else name
         self.generations = generations
         self.train_scores = train_scores
         self.validation_scores = validation_scores
         self.test_scores = test_scores
         self.best_generation = best_generation
         self.score_name = score_name
-        self.estimator_name = estimator_name
+        self.name = name
 
     def _curves(self):
         """The curves to draw, name -> scores, each checked against ``generations``."""
         n_generations = len(self.generations)
         curves = {}
-        for name, scores in (
-            ("train", self.train_scores),
-            ("validation", self.validation_scores),
-            ("test", self.test_scores),
+        for name, scores in zip(
+            _CURVES, (self.train_scores, self.validation_scores, self.test_scores), strict=True
         ):
             if scores is None:
                 continue
@@ -140,18 +182,40 @@ class GenerationCurveDisplay:
             curves[name] = np.asarray(scores, dtype=float)
         return curves
 
-    def plot(self, ax=None, *, mark_best=True, **line_kwargs):
+    def plot(
+        self,
+        ax=None,
+        *,
+        name=None,
+        curve_kwargs=None,
+        mark_best=True,
+        negate_score=False,
+        score_name=None,
+        **kwargs,
+    ):
         """Draw one line per available curve and mark the best generation.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; None creates a new figure and axes.
+        name : str, default=None
+            The legend's title; None uses the display's ``name``.
+        curve_kwargs : dict, default=None
+            Keyword arguments of matplotlib's ``plot`` for the curves (``marker="o"``
+            unless given): one dict for every curve, or a dict keyed by ``"train"``,
+            ``"validation"`` and ``"test"`` whose values are each curve's own dict.
         mark_best : bool, default=True
             Whether to draw a dashed vertical line at ``best_generation`` (nothing
             is drawn when ``best_generation`` is None).
-        **line_kwargs : dict
-            Passed to every curve's ``ax.plot`` (``marker="o"`` unless given).
+        negate_score : bool, default=False
+            Draw the negated scores, so that a ``neg_`` scorer (such as
+            ``neg_mean_squared_error``) reads as a positive error; the y-axis label
+            then drops the ``neg_`` prefix.
+        score_name : str, default=None
+            The y-axis label; None uses the display's ``score_name``.
+        **kwargs : dict
+            Deprecated: keyword arguments for every curve; pass ``curve_kwargs``.
 
         Returns
         -------
@@ -162,13 +226,27 @@ class GenerationCurveDisplay:
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
+        if kwargs:
+            warnings.warn(
+                f"Passing line properties as keyword arguments of plot "
+                f"({', '.join(sorted(kwargs))}) is deprecated; pass curve_kwargs="
+                f"{kwargs!r} instead.",
+                FutureWarning,
+                stacklevel=2,
+            )
+        per_curve = _split_curve_kwargs(curve_kwargs)
         curves = self._curves()
         if ax is None:
             _, ax = plt.subplots()
+        sign = -1.0 if negate_score else 1.0
         generations = np.asarray(self.generations)
         self.lines_ = {
-            name: ax.plot(generations, scores, **{"marker": "o", "label": name, **line_kwargs})[0]
-            for name, scores in curves.items()
+            curve: ax.plot(
+                generations,
+                sign * scores,
+                **{"marker": "o", "label": curve, **kwargs, **per_curve[curve]},
+            )[0]
+            for curve, scores in curves.items()
         }
         self.best_marker_ = None
         if mark_best and self.best_generation is not None:
@@ -179,17 +257,28 @@ class GenerationCurveDisplay:
                 linewidth=1,
                 label=f"best generation ({self.best_generation})",
             )
+        label = self.score_name if score_name is None else score_name
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("generation")
-        ax.set_ylabel(self.score_name)
-        ax.legend(title=self.estimator_name)
+        ax.set_ylabel(_positive_name(label) if negate_score else label)
+        ax.legend(title=self.name if name is None else name)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
 
     @classmethod
     def from_estimator(
-        cls, estimator, X_test=None, y_test=None, *, scoring=None, ax=None, mark_best=True
+        cls,
+        estimator,
+        X_test=None,
+        y_test=None,
+        *,
+        scoring=None,
+        ax=None,
+        name=None,
+        curve_kwargs=None,
+        mark_best=True,
+        negate_score="auto",
     ):
         """Plot the generation curves of a fitted self-distillation meta-estimator.
 
@@ -216,9 +305,17 @@ class GenerationCurveDisplay:
             depends on it.
         ax : matplotlib Axes, default=None
             Axes to draw on; None creates a new figure and axes.
+        name : str, default=None
+            The legend's title; None uses the class name of the wrapped estimator.
+        curve_kwargs : dict, default=None
+            Line properties, for every curve or per curve (see :meth:`plot`).
         mark_best : bool, default=True
             Whether to mark ``estimator.best_generation_`` (nothing is marked when
             it is None: no validation set).
+        negate_score : bool or "auto", default="auto"
+            Draw the negated scores (see :meth:`plot`). ``"auto"`` negates them when
+            the scorer's name starts with ``neg_``, so that
+            ``scoring="neg_mean_squared_error"`` is drawn as the mean squared error.
 
         Returns
         -------
@@ -259,15 +356,24 @@ class GenerationCurveDisplay:
             ]
 
         best = estimator.best_generation_
+        score_name = _default_score_name(
+            estimator, estimator.scoring if scoring is None else scoring
+        )
+        if isinstance(negate_score, str):
+            if negate_score != "auto":
+                raise ValueError(
+                    f"negate_score must be True, False or 'auto'; got {negate_score!r}."
+                )
+            negate_score = score_name.startswith("neg_")
         display = cls(
             generations=generations,
             train_scores=[row["train_score"] for row in history],
             validation_scores=validation_scores,
             test_scores=test_scores,
             best_generation=None if best is None else generations[best],
-            score_name=_default_score_name(
-                estimator, estimator.scoring if scoring is None else scoring
-            ),
-            estimator_name=type(estimator.generations_[0]).__name__,
+            score_name=score_name,
+            name=type(estimator.generations_[0]).__name__ if name is None else name,
         )
-        return display.plot(ax=ax, mark_best=mark_best)
+        return display.plot(
+            ax=ax, curve_kwargs=curve_kwargs, mark_best=mark_best, negate_score=negate_score
+        )

@@ -5,7 +5,12 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, r2_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    mean_squared_error,
+    r2_score,
+)
 
 from sklearn_selfdistill import SelfDistillationClassifier, SelfDistillationRegressor
 from sklearn_selfdistill.plotting import GenerationCurveDisplay
@@ -152,13 +157,64 @@ def test_regressor_test_line_is_r2():
     )
 
 
-def test_plot_from_scores_passes_line_kwargs():
+def test_plot_from_scores_passes_curve_kwargs_to_every_curve_or_per_curve():
     display = GenerationCurveDisplay(
-        generations=[0, 1, 2], train_scores=[0.5, 0.6, 0.7], score_name="f1"
-    ).plot(linestyle=":")
-    assert display.lines_["train"].get_linestyle() == ":"
+        generations=[0, 1, 2],
+        train_scores=[0.5, 0.6, 0.7],
+        test_scores=[0.4, 0.5, 0.6],
+        score_name="f1",
+        name="mine",
+    ).plot(curve_kwargs={"linestyle": ":"})
+    assert {line.get_linestyle() for line in display.lines_.values()} == {":"}
     assert display.lines_["train"].get_marker() == "o"
     assert display.ax_.get_ylabel() == "f1"
+    assert display.ax_.get_legend().get_title().get_text() == "mine"
+    display.plot(curve_kwargs={"train": {"color": "red"}, "test": {"marker": "s"}}, name="other")
+    assert display.lines_["train"].get_color() == "red"
+    assert (display.lines_["train"].get_marker(), display.lines_["test"].get_marker()) == (
+        "o",
+        "s",
+    )
+    assert display.ax_.get_legend().get_title().get_text() == "other"
+    with pytest.raises(TypeError, match="curve_kwargs must be a dict"):
+        display.plot(curve_kwargs=[{"color": "red"}])
+
+
+def test_deprecated_names_warn_and_still_work():
+    with pytest.warns(FutureWarning, match="estimator_name is deprecated; pass name"):
+        display = GenerationCurveDisplay(
+            generations=[0, 1], train_scores=[0.5, 0.6], estimator_name="old"
+        )
+    assert display.name == "old"
+    with pytest.warns(FutureWarning, match="pass curve_kwargs"):
+        display.plot(linestyle=":")
+    assert display.lines_["train"].get_linestyle() == ":"
+
+
+def test_neg_scorers_are_drawn_as_positive_errors():
+    X, y = make_regression(n_samples=80, n_features=4, noise=20.0, random_state=0)
+    regressor = SelfDistillationRegressor(
+        Ridge(),
+        n_generations=3,
+        final_generation="best",
+        scoring="neg_mean_squared_error",
+        random_state=0,
+    ).fit(X[:60], y[:60])
+    display = GenerationCurveDisplay.from_estimator(regressor, X[60:], y[60:])
+    assert display.ax_.get_ylabel() == "mean_squared_error"
+    expected = [mean_squared_error(y[60:], p) for p in regressor.staged_predict(X[60:])]
+    np.testing.assert_allclose(display.lines_["test"].get_ydata(), expected)
+    history = [-row["validation_score"] for row in regressor.history_]
+    np.testing.assert_allclose(display.lines_["validation"].get_ydata(), history)
+    assert np.all(display.lines_["train"].get_ydata() > 0)
+    kept = GenerationCurveDisplay.from_estimator(
+        regressor, X[60:], y[60:], negate_score=False, name="Ridge, as scored"
+    )
+    assert kept.ax_.get_ylabel() == "neg_mean_squared_error"
+    np.testing.assert_allclose(kept.lines_["test"].get_ydata(), -np.array(expected))
+    assert kept.ax_.get_legend().get_title().get_text() == "Ridge, as scored"
+    with pytest.raises(ValueError, match="negate_score must be True, False or 'auto'"):
+        GenerationCurveDisplay.from_estimator(regressor, negate_score="yes")
 
 
 def test_scores_of_wrong_length_raise():

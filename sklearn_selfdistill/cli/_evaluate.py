@@ -97,7 +97,7 @@ def _plot(results, names, path):
             test_scores=result["accuracies"],
             best_generation=_best_generation(validation),
             score_name="accuracy",
-            estimator_name=name,
+            name=name,
         ).plot(ax=ax)
         test_color = display.lines_["test"].get_color()
         ax.axhline(result["ensemble"], color=test_color, linestyle=":", label="test, ensemble")
