@@ -13,12 +13,15 @@ best epoch's weights kept, at most MAX_EPOCHS epochs.
 Arms (nothing is chosen on the test set):
 
 - ``plain, 1 000 labels, early-stopped (tuned)``: **the baseline**, a net trained on the
-  labelled rows alone, its patience and dropout chosen among PATIENCES x DROPOUTS by the
-  held-out accuracy (six candidates, more than the recipes get);
+  labelled rows alone, its patience, dropout and input noise (none, or every training
+  image shifted at random by up to 2 pixels, :class:`RandomShift`) chosen among
+  PATIENCES x DROPOUTS x SHIFTS by the held-out accuracy (12 candidates, more than the
+  recipes get);
 - ``plain, ensemble of 3 seeds``: three such nets (the chosen setting) averaged, the
   compute of a recipe's ensemble;
 - ``Noisy Student, <alpha, T>: gen g``: ``SelfDistillationClassifier(net,
-  n_generations=3, unlabeled=-1)`` with the baseline's chosen patience and dropout.
+  n_generations=3, unlabeled=-1)`` with the baseline's chosen patience, and its chosen
+  dropout and input noise, or dropout 0.3 and the shifts (the student's noise).
   Generation 0 is the plain net on the labelled rows; each later generation learns every
   row, the unlabelled ones from its teacher's predictions only. Also its Born-Again
   ensemble and the generation chosen by the held-out accuracy.
@@ -43,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -56,6 +59,32 @@ from sklearn_selfdistill.nn.models import MLP
 RESULTS = Path(__file__).parent / "results"
 
 
+class RandomShift(Callback):
+    """Input noise for the student: every training image shifted by up to ``pixels``.
+
+    One draw per image and batch, batched (no per-image Python work); the rows are
+    28x28 images, flat or not, and the uncovered border is zero. Validation batches and
+    predictions, the teacher's included, see the clean images.
+    """
+
+    def __init__(self, pixels=2):
+        self.pixels = pixels
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        rows = batch[0]
+        images = rows.reshape(-1, 28, 28)
+        n, p = images.shape[0], self.pixels
+        padded = torch.nn.functional.pad(images, (p, p, p, p))
+        dy, dx = torch.randint(0, 2 * p + 1, (2, n, 1))
+        index = torch.arange(28)
+        shifted = padded[
+            torch.arange(n)[:, None, None], (index + dy)[:, :, None], (index + dx)[:, None, :]
+        ]
+        rows.copy_(shifted.reshape(rows.shape))
+
+
 @dataclass(frozen=True)
 class Plan:
     n_labeled: int = 1000
@@ -63,25 +92,35 @@ class Plan:
     seeds: tuple = (0, 1, 2)
     patiences: tuple = (5, 10, 20)
     dropouts: tuple = (0.0, 0.3)
+    shifts: tuple = (0, 2)  # input noise: none, or random shifts of up to 2 pixels
     n_generations: int = 3
-    recipes: tuple = ((0.7, 4.0), (0.5, 1.0))  # (alpha, T): the defaults, then T=1
+    # (alpha, T, dropout, shift); None: the baseline's chosen value
+    recipes: tuple = ((0.7, 4.0, None, None), (0.5, 1.0, None, None), (0.5, 1.0, 0.3, 2))
 
 
 QUICK = Plan(
-    n_labeled=50,
+    n_labeled=300,
     max_epochs=3,
     seeds=(0,),
     patiences=(1,),
     dropouts=(0.3,),
+    shifts=(0,),
     n_generations=2,
-    recipes=((0.5, 1.0),),
+    recipes=((0.5, 1.0, None, None), (0.5, 1.0, 0.3, 2)),
 )
 
 
-def make_net(plan, patience, dropout):
-    stop = EarlyStopping(
-        monitor="valid_acc", lower_is_better=False, patience=patience, load_best=True
-    )
+def make_net(plan, patience, dropout, shift):
+    callbacks = [
+        (
+            "stop",
+            EarlyStopping(
+                monitor="valid_acc", lower_is_better=False, patience=patience, load_best=True
+            ),
+        )
+    ]
+    if shift:
+        callbacks.append(("shift", RandomShift(shift)))
     return NeuralNetClassifier(
         MLP,
         module__in_features=784,
@@ -96,7 +135,7 @@ def make_net(plan, patience, dropout):
         iterator_train__shuffle=True,
         iterator_train__drop_last=True,
         train_split=ValidSplit(5, stratified=True),
-        callbacks=[("stop", stop)],
+        callbacks=callbacks,
         verbose=0,
     )
 
@@ -114,10 +153,10 @@ def one_seed(plan, data, seed, log):
 
     start = time.perf_counter()
     candidates = {}
-    for patience, dropout in itertools.product(plan.patiences, plan.dropouts):
+    for setting in itertools.product(plan.patiences, plan.dropouts, plan.shifts):
         torch.manual_seed(seed)
-        net = make_net(plan, patience, dropout).fit(X[labelled], y[labelled])
-        candidates[patience, dropout] = (held_out(net), float(net.score(X_test, y_test)))
+        net = make_net(plan, *setting).fit(X[labelled], y[labelled])
+        candidates[setting] = (held_out(net), float(net.score(X_test, y_test)))
     chosen = max(candidates, key=lambda c: candidates[c][0])  # first best on ties
     scores["plain, 1 000 labels, early-stopped (tuned)"] = candidates[chosen][1]
     probas = []
@@ -130,18 +169,21 @@ def one_seed(plan, data, seed, log):
     )
     log(f"seed={seed} baseline {chosen}: {time.perf_counter() - start:.0f} s")
 
-    for alpha, temperature in plan.recipes:
+    for alpha, temperature, dropout, shift in plan.recipes:
         start = time.perf_counter()
+        patience, chosen_dropout, chosen_shift = chosen
+        dropout = chosen_dropout if dropout is None else dropout
+        shift = chosen_shift if shift is None else shift
         torch.manual_seed(seed)
         clf = SelfDistillationClassifier(
-            make_net(plan, *chosen),
+            make_net(plan, patience, dropout, shift),
             n_generations=plan.n_generations,
             alpha=alpha,
             temperature=temperature,
             unlabeled=-1,
             random_state=seed,
         ).fit(X, y)
-        label = f"Noisy Student, alpha={alpha:g}, T={temperature:g}"
+        label = recipe_label(alpha, temperature, dropout, shift)
         probas = list(clf.staged_predict_proba(X_test))
         generations = [float(np.mean(p.argmax(axis=1) == y_test)) for p in probas]
         for g, value in enumerate(generations):
@@ -153,7 +195,7 @@ def one_seed(plan, data, seed, log):
         scores[f"{label}: gen chosen on held-out"] = generations[choice]
         epochs = [len(g.history) for g in clf.generations_]
         log(f"seed={seed} {label}: epochs {epochs}, {time.perf_counter() - start:.0f} s")
-    scores["chosen patience, dropout"] = chosen
+    scores["chosen patience, dropout, shift"] = chosen
     log(f"seed={seed}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
     return scores
 
@@ -161,8 +203,13 @@ def one_seed(plan, data, seed, log):
 BASELINE = "plain, 1 000 labels, early-stopped (tuned)"
 
 
+def recipe_label(alpha, temperature, dropout, shift):
+    noise = f"dropout {dropout:g}" + (f", shifts {shift} px" if shift else "")
+    return f"Noisy Student, alpha={alpha:g}, T={temperature:g}, {noise}"
+
+
 def tables(rows, plan):
-    arms = [k for k in rows[0] if k != "chosen patience, dropout"]
+    arms = [k for k in rows[0] if k != "chosen patience, dropout, shift"]
 
     def per_seed(arm):
         return 100 * np.array([r[arm] for r in rows])
@@ -181,8 +228,8 @@ def tables(rows, plan):
     header = ["arm", "mean (std)", "per seed", "vs early-stopped plain (seeds above)"]
     goals = []
     last = plan.n_generations - 1
-    for alpha, temperature in plan.recipes:
-        label = f"Noisy Student, alpha={alpha:g}, T={temperature:g}"
+    labels = list(dict.fromkeys(a.rsplit(": ", 1)[0] for a in arms if a.startswith("Noisy")))
+    for label in labels:
         gain = per_seed(f"{label}: gen {last}") - per_seed(f"{label}: gen 0")
         over = per_seed(f"{label}: gen {last}") - per_seed(BASELINE)
         goals.append(
@@ -192,8 +239,8 @@ def tables(rows, plan):
             f"plain net {over.mean():+.2f} on the mean (goal > 0: "
             f"**{'met' if over.mean() > 0 else 'not met'}**)."
         )
-    chosen = [r["chosen patience, dropout"] for r in rows]
-    goals.append(f"- Baseline's chosen (patience, dropout) per seed: {chosen}.")
+    chosen = [r["chosen patience, dropout, shift"] for r in rows]
+    goals.append(f"- Baseline's chosen (patience, dropout, shift) per seed: {chosen}.")
     return markdown_table(header, body), "\n".join(goals)
 
 
