@@ -6,7 +6,7 @@ on ``sys.path``) and by the tests that import those scripts.
 
 import os
 import platform
-import re
+import shlex
 import sys
 import tracemalloc
 from contextlib import contextmanager
@@ -49,10 +49,10 @@ def footer(command, packages=DEFAULT_PACKAGES, threads=None, seconds=None):
 
 
 def command_line(argv=None):
-    """The command that ran the current script, as a user would type it."""
+    """The command that ran the current script, as a user would type it (shell-quoted)."""
     argv = sys.argv if argv is None else argv
     script = os.path.relpath(argv[0]) if os.path.isabs(argv[0]) else argv[0]
-    return " ".join(["python", script, *argv[1:]])
+    return shlex.join(["python", script, *argv[1:]])
 
 
 def markdown_table(header, rows):
@@ -71,17 +71,43 @@ def mean_std(values, digits=4):
     return f"{values.mean():.{digits}f} ({std})"
 
 
+def status_bytes(field):
+    """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``, ...) in bytes.
+
+    Linux only: raises ``OSError`` where there is no ``/proc/self/status`` and
+    ``RuntimeError`` where it has no such field.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss():
+    """Reset this process's peak resident set size (VmHWM) to its current RSS.
+
+    Writes ``5`` to ``/proc/self/clear_refs`` (Linux 4.0 and later), so that VmHWM read
+    after some work is the peak of that work alone. Returns whether the reset was made:
+    False off Linux, on older kernels or where the file may not be written.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_rss_mib():
     """This process's peak resident memory so far (VmHWM), in MiB; None off Linux.
 
     Unlike ``getrusage``'s ``ru_maxrss``, VmHWM starts afresh in an exec'd child.
     """
     try:
-        with open("/proc/self/status") as status:
-            match = re.search(r"^VmHWM:\s+(\d+) kB", status.read(), re.MULTILINE)
-    except OSError:
+        return status_bytes("VmHWM") / 2**20
+    except (OSError, RuntimeError):
         return None
-    return int(match.group(1)) / 1024 if match else None
 
 
 @contextmanager

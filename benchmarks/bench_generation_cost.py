@@ -29,19 +29,20 @@ Run: ``python benchmarks/bench_generation_cost.py [--quick] [--repeats 7]``; wri
 
 import argparse
 import gc
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from sklearn.datasets import load_digits
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer
 
 from sklearn_selfdistill import SelfDistillationClassifier, SelfDistillationRegressor
 from sklearn_selfdistill.nn.models import MLP
@@ -205,17 +206,16 @@ def main():
             seconds, descriptions = study(n_krr, epochs, repeats)
     finally:
         torch.set_num_threads(previous)
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), "
-        f"Python {platform.python_version()}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, torch {torch.__version__}"
+    shared = footer(
+        command_line(),
+        packages=("numpy", "scipy", "scikit-learn", "torch", "skorch"),
+        seconds=time.perf_counter() - start,
     )
     text = (
         "# Fit time against n_generations, per path\n\n"
         f"{to_markdown(seconds, descriptions, repeats)}\n\n"
-        f"Command: `python benchmarks/bench_generation_cost.py`; machine: {machine}; "
-        f"BLAS/OpenMP threads: {THREADS} (threadpoolctl), torch threads: {THREADS}, CPU; "
-        f"whole run {time.perf_counter() - start:.0f} s.\n"
+        f"{shared} BLAS/OpenMP threads: {THREADS} (threadpoolctl), torch threads: "
+        f"{THREADS}, CPU.\n"
     )
     print("\n" + text)
     if not args.quick:

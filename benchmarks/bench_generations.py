@@ -32,8 +32,6 @@ runs a tiny version and writes nothing unless ``--out-dir`` is given.
 
 import argparse
 import csv
-import os
-import platform
 import sys
 import time
 from contextlib import contextmanager
@@ -48,6 +46,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, machine, markdown_table
 
 from sklearn_selfdistill import SelfDistillationClassifier, datasets
 from sklearn_selfdistill.nn.models import MLP
@@ -119,22 +120,20 @@ def generation_table(test, validation=None):
     """Markdown table: one row per generation, then the ensemble row."""
     summary = summarize(test)
     n_generations = summary["mean"].shape[0] - 1
-    head = "| generation | mean test accuracy | std | gain over gen 0 (points) |"
-    rule = "|---|---|---|---|"
+    header = ["generation", "mean test accuracy", "std", "gain over gen 0 (points)"]
     if validation is not None:
-        head += " mean validation accuracy |"
-        rule += "---|"
+        header.append("mean validation accuracy")
         val_mean = summarize(validation)["mean"]
-    lines = [head, rule]
     labels = [str(g) for g in range(n_generations)]
     labels.append(f"ensemble of 0-{n_generations - 1}")
+    rows = []
     for i, label in enumerate(labels):
         std = "n/a" if np.isnan(summary["std"][i]) else f"{summary['std'][i]:.4f}"
-        row = f"| {label} | {summary['mean'][i]:.4f} | {std} | {summary['gain'][i]:+.2f} |"
+        row = [label, f"{summary['mean'][i]:.4f}", std, f"{summary['gain'][i]:+.2f}"]
         if validation is not None:
-            row += f" {val_mean[i]:.4f} |"
-        lines.append(row)
-    return "\n".join(lines)
+            row.append(f"{val_mean[i]:.4f}")
+        rows.append(row)
+    return markdown_table(header, rows)
 
 
 def verdict(test, validation=None):
@@ -163,10 +162,10 @@ def verdict(test, validation=None):
 
 
 def machine_line(command):
+    packages = ("numpy", "scikit-learn", "torch", "skorch")
     return (
-        f"Command: `{command}`; machine: {platform.platform()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} thread(s))."
+        f"Command: `{command}`; machine: "
+        f"{machine(packages=packages, threads=torch.get_num_threads())}."
     )
 
 
@@ -618,8 +617,8 @@ def main(argv=None):
         help="threads of torch, BLAS and OpenMP (one was the faster on a shared 2-core machine)",
     )
     args = parser.parse_args(argv)
-    command = "python benchmarks/bench_generations.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
+    command = command_line(
+        ["benchmarks/bench_generations.py", *(sys.argv[1:] if argv is None else argv)]
     )
     out_dir = args.out_dir if args.out_dir is not None or args.quick else RESULTS_DIR
     studies = ["fashion", "digits"] if args.study == "all" else [args.study]
@@ -627,11 +626,9 @@ def main(argv=None):
     with limited_threads(args.threads):
         for study in studies:
             if study == "fashion":
-                text, rows, summary = fashion_study(
-                    args.quick, args.data_dir, command=command.strip()
-                )
+                text, rows, summary = fashion_study(args.quick, args.data_dir, command=command)
             else:
-                text, rows, summary = digits_study(args.quick, command=command.strip())
+                text, rows, summary = digits_study(args.quick, command=command)
             print(text)
             summaries[study] = summary
             if out_dir is not None:

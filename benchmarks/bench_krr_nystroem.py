@@ -35,15 +35,12 @@ import argparse
 import gc
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from sklearn.base import clone
 from sklearn.kernel_approximation import Nystroem
 from sklearn.kernel_ridge import KernelRidge
@@ -51,6 +48,9 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer, reset_peak_rss, status_bytes
 
 from sklearn_selfdistill import SelfDistillationRegressor
 
@@ -123,15 +123,6 @@ VARIANTS = {
 }
 
 
-def _status_bytes(field):
-    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in bytes."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def measure_in_this_process(config):
     """Seconds, peak RSS growth and test R² of one fit; run in a fresh process."""
     X_all, y_all = make_data(config["n"] + N_TEST)
@@ -139,13 +130,13 @@ def measure_in_this_process(config):
     X_test, y_test = X_all[config["n"] :], y_all[config["n"] :]
     with threadpool_limits(limits=config["threads"]):
         gc.collect()
-        before = _status_bytes("VmRSS")
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current RSS
+        before = status_bytes("VmRSS")
+        if not reset_peak_rss():
+            raise OSError("cannot reset VmHWM through /proc/self/clear_refs")
         start = time.perf_counter()
         models = VARIANTS[config["variant"]](X, y, config["n_components"])
         seconds = time.perf_counter() - start
-        peak = _status_bytes("VmHWM") - before
+        peak = status_bytes("VmHWM") - before
         r2 = (
             [float(r2_score(y_test, model.predict(X_test))) for model in models]
             if config["r2"]
@@ -267,20 +258,16 @@ def main():
     start = time.perf_counter()
     results, exact = run_study(n, n_components, exact_n, args.threads, repeats)
     markdown = to_markdown(results, exact, n, n_components, exact_n, repeats)
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), "
-        f"Python {platform.python_version()}, numpy {np.__version__}, scipy "
-        f"{scipy.__version__}, scikit-learn {sklearn.__version__}"
-    )
-    command = "python benchmarks/bench_krr_nystroem.py" + (
-        f" --threads {args.threads}" if args.threads != 1 else ""
+    shared = footer(
+        command_line(),
+        packages=("numpy", "scipy", "scikit-learn"),
+        seconds=time.perf_counter() - start,
     )
     text = (
         "# Kernel ridge beyond memory: Nystroem + Ridge, closed form vs refitting\n\n"
-        f"{markdown}\n\nCommand: `{command}`; machine: {machine}; BLAS/OpenMP threads: "
-        f"{args.threads} (threadpoolctl); peak memory: VmHWM growth in a fresh process per "
-        f"fit (not ru_maxrss, which a spawned child inherits from its parent); whole run "
-        f"{time.perf_counter() - start:.0f} s.\n"
+        f"{markdown}\n\n{shared} BLAS/OpenMP threads: {args.threads} (threadpoolctl). Peak "
+        "memory: VmHWM growth in a fresh process per fit (not ru_maxrss, which a spawned "
+        "child inherits from its parent).\n"
     )
     print("\n" + text)
     if not args.quick:

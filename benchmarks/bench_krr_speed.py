@@ -13,8 +13,6 @@ Run: ``python benchmarks/bench_krr_speed.py [--quick]``; writes
 
 import argparse
 import gc
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -24,11 +22,15 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.kernel_ridge import KernelRidge
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer, markdown_table, reset_peak_rss, status_bytes
+
 from sklearn_selfdistill import SelfDistillationRegressor
 
 N_FEATURES = 10
 N_GENERATIONS = 10
 ALPHA = 0.5
+KRR_PACKAGES = ("numpy", "scipy", "scikit-learn")
 
 
 def make_data(n, seed=0):
@@ -74,27 +76,17 @@ def timed(fit, X, y):
     return time.perf_counter() - start
 
 
-def _status_bytes(field):
-    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in bytes."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def measure_in_this_process(variant, n):
     """Peak RSS growth of one fit (bytes); run in a fresh process by ``peak_memory``."""
     X, y = make_data(n)
     gc.collect()
     # VmHWM, unlike ru_maxrss, starts afresh in an exec'd process: it does not inherit
     # the peak of the benchmark process that started this one.
-    before = _status_bytes("VmRSS")
-    if _status_bytes("VmHWM") > before:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current RSS
+    before = status_bytes("VmRSS")
+    if status_bytes("VmHWM") > before and not reset_peak_rss():
+        raise OSError("cannot reset VmHWM through /proc/self/clear_refs")
     VARIANTS[variant](X, y)
-    return _status_bytes("VmHWM") - before
+    return status_bytes("VmHWM") - before
 
 
 def peak_memory(variant, n):
@@ -147,25 +139,34 @@ def to_markdown(side, scale, n_side, repeats):
         f"## n = {n_side}, RBF, {N_FEATURES} features, median of {repeats} "
         "(ratios to the plain fit of the same repeat)",
         "",
-        "| fit | median seconds | median ratio to one plain fit |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {name} | {sec:.2f} | {ratio:.2f}x |" for name, sec, ratio in side]
-    lines += [
+        markdown_table(
+            ["fit", "median seconds", "median ratio to one plain fit"],
+            [[name, f"{sec:.2f}", f"{ratio:.2f}x"] for name, sec, ratio in side],
+        ),
         "",
         "## Growth with n (one run each; peak memory: RSS growth during the fit, fresh process)",
         "",
-        "| n | Gram matrix (GB) | plain fit s (peak GB) | 10 generations s (peak GB) "
-        "| limit s (peak GB) | naive 10 refits s |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in scale:
-        naive_cell = "not run" if r["naive_s"] is None else f"{r['naive_s']:.1f}"
-        lines.append(
-            f"| {r['n']} | {r['gram']:.2f} | {r['plain_s']:.2f} ({r['plain_gb']:.2f}) "
-            f"| {r['generations_s']:.2f} ({r['generations_gb']:.2f}) "
-            f"| {r['limit_s']:.2f} ({r['limit_gb']:.2f}) | {naive_cell} |"
-        )
+    header = [
+        "n",
+        "Gram matrix (GB)",
+        "plain fit s (peak GB)",
+        "10 generations s (peak GB)",
+        "limit s (peak GB)",
+        "naive 10 refits s",
+    ]
+    rows = [
+        [
+            r["n"],
+            f"{r['gram']:.2f}",
+            f"{r['plain_s']:.2f} ({r['plain_gb']:.2f})",
+            f"{r['generations_s']:.2f} ({r['generations_gb']:.2f})",
+            f"{r['limit_s']:.2f} ({r['limit_gb']:.2f})",
+            "not run" if r["naive_s"] is None else f"{r['naive_s']:.1f}",
+        ]
+        for r in scale
+    ]
+    lines.append(markdown_table(header, rows))
     return "\n".join(lines)
 
 
@@ -184,13 +185,9 @@ def main():
         print(f"{name:32s} {sec:8.2f}s  {ratio:5.2f}x", flush=True)
     scale = scaling(sizes, naive_up_to=4000)
     markdown = to_markdown(side, scale, n_side, repeats)
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, numpy {np.__version__}"
-    )
     text = (
         "# Kernel ridge closed form: speed and memory\n\n"
-        f"{markdown}\n\nCommand: `python benchmarks/bench_krr_speed.py`; machine: {machine}.\n"
+        f"{markdown}\n\n{footer(command_line(), packages=KRR_PACKAGES)}\n"
     )
     print("\n" + text)
     if not args.quick:

@@ -8,12 +8,15 @@ ground truth: our 1.0 and 0.65 are their 0 and 0.35.
 Run: ``python benchmarks/bench_krr_toy.py``; writes ``benchmarks/results/krr_toy.md``.
 """
 
-import platform
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.kernel_ridge import KernelRidge
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer, markdown_table
 
 from sklearn_selfdistill import SelfDistillationRegressor
 
@@ -50,14 +53,12 @@ def toy_table():
 
 
 def to_markdown(table):
-    lines = [
-        "| generation | ours alpha=1.0 (theirs 0) | ours alpha=0.65 (theirs 0.35) |",
-        "|---|---|---|",
-    ]
+    header = ["generation", "ours alpha=1.0 (theirs 0)", "ours alpha=0.65 (theirs 0.35)"]
     labels = [str(g) for g in range(N_GENERATIONS)] + ["limit"]
-    for i, label in enumerate(labels):
-        lines.append(f"| {label} | {table[1.0][i]:.5f} | {table[0.65][i]:.5f} |")
-    return "\n".join(lines)
+    rows = [
+        [label, f"{table[1.0][i]:.5f}", f"{table[0.65][i]:.5f}"] for i, label in enumerate(labels)
+    ]
+    return markdown_table(header, rows)
 
 
 def main():
@@ -66,8 +67,9 @@ def main():
     out = Path(__file__).parent / "results" / "krr_toy.md"
     out.write_text(
         "# Kernel ridge self-distillation, Mobahi toy data (MSE against sin(2 pi x))\n\n"
-        f"{markdown}\n\nCommand: `python benchmarks/bench_krr_toy.py` "
-        f"(deterministic; machine: {platform.machine()}, Python {platform.python_version()}).\n"
+        f"{markdown}\n\n"
+        f"{footer(command_line(), packages=('numpy', 'scipy', 'scikit-learn'))} "
+        "The study is deterministic.\n"
     )
     print(f"\nwritten to {out}")
 

@@ -32,9 +32,6 @@ Run: ``python benchmarks/bench_nn_gpu.py [--quick]`` on a machine with a GPU; wr
 
 import argparse
 import contextlib
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
@@ -44,6 +41,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNetClassifier
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, machine, markdown_table
 
 from sklearn_selfdistill import SelfDistillationClassifier
 from sklearn_selfdistill.datasets import load_fashion_mnist
@@ -236,22 +236,21 @@ def summarize(times, n_images):
 
 
 def machine_line(device):
+    """The CUDA device (name, CUDA version) or "CPU", then the host, Python and packages."""
+    host = machine(packages=("numpy", "scikit-learn", "torch", "skorch"))
     if torch.device(device).type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-    return f"{name}, torch {torch.__version__}"
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), {host}"
+    return f"CPU, {host}"
 
 
 def to_markdown(summary, args, n_train, command):
     def row(label, key, ratio):
         entry = summary[key]
-        return f"| {label} | {entry['seconds']:.2f} | {entry['images_per_second']:.0f} | {ratio} |"
+        return [label, f"{entry['seconds']:.2f}", f"{entry['images_per_second']:.0f}", ratio]
 
     generation, plain = summary["generation"]["ratio"], summary["plain"]["ratio"]
-    table = [
-        "| measure | median seconds | median images/s | median ratio of images/s |",
-        "|---|---|---|---|",
+    header = ["measure", "median seconds", "median images/s", "median ratio of images/s"]
+    rows = [
         row(
             "distillation generation (generation 1)",
             "generation",
@@ -285,7 +284,7 @@ def to_markdown(summary, args, n_train, command):
     )
     return (
         f"# Distillation generation against hand-written loops ({kind})\n\n"
-        f"{settings}.\n\n" + "\n".join(table) + f"\n\n{caption}\n\n"
+        f"{settings}.\n\n{markdown_table(header, rows)}\n\n{caption}\n\n"
         f"Command: `{command}`; machine: {machine_line(args.device)}.\n"
     )
 
@@ -339,7 +338,7 @@ def main(argv=None):
     n_train = X.shape[0] if args.n_train is None else min(args.n_train, X.shape[0])
     X, y = X[:n_train], y[:n_train]
     summary = summarize(run(X, y, args), n_train * args.epochs)
-    command = shlex.join(["python", "benchmarks/bench_nn_gpu.py", *argv])
+    command = command_line(["benchmarks/bench_nn_gpu.py", *argv])
     text = to_markdown(summary, args, n_train, command)
     print(text)
     if not args.quick:

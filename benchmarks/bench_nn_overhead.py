@@ -22,8 +22,7 @@ Run: ``python benchmarks/bench_nn_overhead.py [--quick] [--data-dir DIR]``; writ
 """
 
 import argparse
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +31,9 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from skorch import NeuralNetClassifier
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer
 
 from sklearn_selfdistill.datasets import load_fashion_mnist
 from sklearn_selfdistill.nn._skorch import SkorchClassifierStudent
@@ -152,7 +154,6 @@ def main():
     )
     args = parser.parse_args()
     repeats = 1 if args.quick else 7
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     sections = ["# Overhead of a distillation generation (CPU)\n"]
 
     images, labels = load_fashion_mnist(flatten=True, data_home=args.data_dir)
@@ -174,9 +175,9 @@ def main():
         f"SGD; median of {repeats}, interleaved. With 8x8 inputs the net's own work is so "
         f"small that fixed per-batch costs dominate.\n\n{table(times, target=False)}\n"
     )
+    packages = ("numpy", "scikit-learn", "torch", "skorch")
     sections.append(
-        f"Command: `python benchmarks/bench_nn_overhead.py`; machine: {machine}; torch "
-        f"threads: {torch.get_num_threads()}.\n"
+        f"{footer(command_line(), packages=packages)} Torch threads: {torch.get_num_threads()}.\n"
     )
     text = "\n".join(sections)
     print(text)

@@ -25,14 +25,11 @@ BLAS/OpenMP run on one thread. Run: ``python benchmarks/bench_soft_target_cost.p
 
 import argparse
 import gc
-import os
-import platform
+import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -41,6 +38,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer, traced_peak
 
 from sklearn_selfdistill import SelfDistillationClassifier, _routes
 from sklearn_selfdistill._soft_targets import distillation_targets
@@ -116,12 +116,11 @@ def timed_distilled(make, X, y):
 
 
 def peak(fit):
+    """tracemalloc's peak during ``fit()``, in MiB."""
     gc.collect()
-    tracemalloc.start()
-    fit()
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
+    with traced_peak() as reading:
+        fit()
+    return reading["mib"]
 
 
 def expanded_rows(clf, X, y):
@@ -157,8 +156,7 @@ def cost_table(quick, repeats):
         distilled_peak = peak(lambda make=make, X=X, y=y: timed_distilled(make, X, y))
         plain_peak = peak(lambda make=make, X=X, y=y: make().fit(X, y))
         memory = (
-            f"{distilled_peak / plain_peak:.2f}x ({plain_peak / 2**20:.1f} MB to "
-            f"{distilled_peak / 2**20:.1f} MB)"
+            f"{distilled_peak / plain_peak:.2f}x ({plain_peak:.1f} MB to {distilled_peak:.1f} MB)"
         )
         n_classes = np.unique(y).shape[0]
         line = (
@@ -209,14 +207,6 @@ def accuracy_table(seeds):
     return lines
 
 
-def machine():
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, one BLAS/OpenMP thread"
-    )
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, no results file")
@@ -230,8 +220,8 @@ def main():
         [
             "# Soft targets for scikit-learn classifiers: cost of a distilled generation",
             "",
-            "Command: `python benchmarks/bench_soft_target_cost.py` "
-            f"(median of {repeats} interleaved repeats). Machine: {machine()}.",
+            f"{footer(command_line(), packages=('numpy', 'scipy', 'scikit-learn'))} Median "
+            f"of {repeats} interleaved repeats; one BLAS/OpenMP thread.",
             "Targets (issue 12): a distilled LogisticRegression generation <= 2x a plain fit;"
             " 1000 classes finish with peak memory <= 3x one plain fit.",
             "",

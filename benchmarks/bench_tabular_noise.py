@@ -33,14 +33,12 @@ seed. BLAS/OpenMP on one thread. Run: ``python benchmarks/bench_tabular_noise.py
 
 import argparse
 import csv
-import os
-import platform
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
@@ -49,6 +47,9 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, footer, markdown_table
 
 from sklearn_selfdistill import SelfDistillationClassifier
 from sklearn_selfdistill.datasets import flip_labels
@@ -173,36 +174,25 @@ def table(rows, datasets, noises):
             ]
         )
 
-    lines = [
-        "| data | label noise | " + " | ".join(arm_names) + " |",
-        "|---|---|" + "---|" * len(arm_names),
-    ]
+    accuracy = []
     for name in datasets:
         for noise in noises:
             cells = []
             for arm in arm_names:
                 s = scores(name, noise, arm)
                 cells.append(f"{100 * s.mean():.2f} ({100 * s.std(ddof=1):.2f})")
-            lines.append(f"| {name} | {int(100 * noise)}% | " + " | ".join(cells) + " |")
-    gains = [
-        "| data | label noise | " + " | ".join(f"{a} - {b}" for a, b in PAIRS) + " |",
-        "|---|---|" + "---|" * len(PAIRS),
-    ]
+            accuracy.append([name, f"{int(100 * noise)}%", *cells])
+    gains = []
     for name in datasets:
         for noise in noises:
             cells = []
             for distilled, plain in PAIRS:
                 diff = 100 * (scores(name, noise, distilled) - scores(name, noise, plain))
                 cells.append(f"{diff.mean():+.2f} ({(diff > 0).sum()}/{diff.size} seeds up)")
-            gains.append(f"| {name} | {int(100 * noise)}% | " + " | ".join(cells) + " |")
-    return lines, gains
-
-
-def machine():
+            gains.append([name, f"{int(100 * noise)}%", *cells])
     return (
-        f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
-        f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, one BLAS/OpenMP thread"
+        markdown_table(["data", "label noise", *arm_names], accuracy),
+        markdown_table(["data", "label noise", *(f"{a} - {b}" for a, b in PAIRS)], gains),
     )
 
 
@@ -228,14 +218,18 @@ def main():
             "chosen by 3-fold cross-validation over 6 candidates on the noisy training rows "
             "('on the tuned C' adds the distiller's 6 to the baseline's 6).",
             "",
-            *accuracy,
+            accuracy,
             "",
             "## Gain of each distilled arm over its plain arm (points; seeds where it gained)",
             "",
-            *gains,
+            gains,
             "",
-            f"Command: `python benchmarks/bench_tabular_noise.py`; machine: {machine()}; "
-            f"whole run {time.perf_counter() - start:.0f} s.",
+            footer(
+                command_line(),
+                packages=("numpy", "scipy", "scikit-learn"),
+                seconds=time.perf_counter() - start,
+            )
+            + " One BLAS/OpenMP thread.",
             "",
         ]
     )

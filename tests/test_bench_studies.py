@@ -58,6 +58,44 @@ def test_peak_memory_readings_grow_with_an_allocation():
     assert rss is None or rss > 4
 
 
+def _linux_status(common):
+    try:
+        return common.status_bytes("VmRSS")
+    except OSError:
+        pytest.skip("no /proc/self/status (not Linux)")
+
+
+def test_status_bytes_reads_proc_self_status_in_bytes():
+    common = _common()
+    import numpy as np
+
+    before = _linux_status(common)
+    assert before > 0 and before % 1024 == 0
+    block = np.ones(50 * 2**20 // 8)  # 50 MiB, every page written
+    assert common.status_bytes("VmRSS") - before >= 40 * 2**20
+    assert common.status_bytes("VmHWM") >= common.status_bytes("VmRSS") - 2**20
+    assert common.peak_rss_mib() == pytest.approx(common.status_bytes("VmHWM") / 2**20, abs=1)
+    del block
+    with pytest.raises(RuntimeError, match="NoSuchField not in /proc/self/status"):
+        common.status_bytes("NoSuchField")
+
+
+def test_reset_peak_rss_makes_the_next_allocation_raise_the_peak():
+    common = _common()
+    import numpy as np
+
+    _linux_status(common)
+    block = np.ones(100 * 2**20 // 8)  # an earlier peak, 100 MiB above what stays
+    del block
+    if not common.reset_peak_rss():
+        pytest.skip("/proc/self/clear_refs cannot be written here")
+    after_reset = common.status_bytes("VmHWM")
+    assert after_reset - common.status_bytes("VmRSS") < 20 * 2**20  # the old peak is gone
+    block = np.ones(50 * 2**20 // 8)  # 50 MiB: without the reset it stays below the old peak
+    assert common.status_bytes("VmHWM") - after_reset >= 40 * 2**20
+    del block
+
+
 def _quick(script):
     results = sorted((BENCHMARKS / "results").iterdir())
     before = {path: path.read_bytes() for path in results}
