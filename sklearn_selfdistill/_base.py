@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOp
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._interrupt import noticing_interrupts, raise_if_interrupted
 from ._students import is_skorch_net
 from ._weights import accepts_sample_weight, index_params
 
@@ -108,6 +109,7 @@ def _fold_output(student, estimator, fit, targets, fold_train, fold_test):
         sample_weight=None if fit.sw_train is None else fit.sw_train[fold_train],
         fit_params=index_params(fit.params_train, fold_train, n),
     )
+    raise_if_interrupted("a cross-fit fold's fit")
     return student.output(copy, _safe_indexing(fit.X_train, fold_test))
 
 
@@ -360,8 +362,9 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             record(model, np.inf, None, start)
         else:
             try:
-                self._fit_generations(student, estimator, fit, record)
-            except Exception as exc:
+                with noticing_interrupts():
+                    self._fit_generations(student, estimator, fit, record)
+            except (Exception, KeyboardInterrupt) as exc:
                 self._attach_partial(exc)
                 raise
         self.n_generations_ = len(self.generations_) if np.isfinite(self.n_generations) else np.inf
@@ -429,8 +432,9 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             return
         exc.partial_generations = list(self.generations_)
         exc.partial_history = list(self.history_)
+        stopped = "was interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         exc.add_note(
-            f"{type(self).__name__}: generation {len(self.generations_)} failed; "
+            f"{type(self).__name__}: generation {len(self.generations_)} {stopped}; "
             f"generations 0..{len(self.generations_) - 1} were fitted and are in this "
             f"exception's partial_generations (their history in partial_history)."
         )
@@ -488,6 +492,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 fit_params=fit.params_train,
                 teacher=teacher,
             )
+            raise_if_interrupted(f"the fit of generation {generation}")
             account(record(model, generation, temperature, start))
             if plateau_reached():
                 return
