@@ -6,6 +6,7 @@ Layout of a run folder::
     generation_0.pt        generation 0's weights (``torch.save(net.module_.state_dict())``)
     generation_0.json      its metrics, scores and the versions of the software that trained it
     generation_0.done      the marker, written last: the SHA-256 of the two files above
+                           and the binding (the caller's digest of the configuration)
     generation_1.pt ...
 
 Every file is written to a temporary file in the same folder, flushed to disk, then renamed
@@ -13,6 +14,11 @@ over its final name (``os.replace``, atomic on POSIX and Windows), so a reader s
 the old file or the whole new one. A generation counts as finished only once its marker is
 there and the files it names have the hashes it records: a crash or Ctrl-C between two
 writes leaves a generation without marker, which does not count and is written again.
+
+A run folder is something people pass to each other, so every file in it is untrusted:
+a marker must name exactly its own generation's two files, each a regular file in the
+folder (not a symbolic link, not a folder), and anything malformed is a
+:class:`LineageError` that names the file, never a traceback.
 
 This module reads and writes bytes and JSON only; the caller serializes the weights.
 """
@@ -26,15 +32,43 @@ import secrets
 import time
 from pathlib import Path
 
-__all__ = ["Lineage", "LineageError", "atomic_write"]
+__all__ = ["BindingMismatch", "Lineage", "LineageError", "atomic_write"]
 
 CONFIG = "config.yaml"
 _GENERATION_FILE = re.compile(r"^generation_(\d+)\.(pt|json|done)$")
 _TEMPORARY_FILE = re.compile(r"^\..+\.tmp$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class LineageError(Exception):
     """A folder that is not a run folder, or a run folder whose files do not agree."""
+
+
+class BindingMismatch(LineageError):
+    """A finished generation was written under another binding (another configuration).
+
+    Attributes
+    ----------
+    generation : int
+        The first generation whose marker records another binding.
+    """
+
+    def __init__(self, message, generation):
+        super().__init__(message)
+        self.generation = generation
+
+
+def _regular_file(path, what):
+    """``path``, checked to be a regular file and not a symbolic link."""
+    if path.is_symlink():
+        raise LineageError(
+            f"{path} is a symbolic link; the {what} of a run folder must be a regular file "
+            f"inside it, so it is not followed."
+        )
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "missing"
+        raise LineageError(f"{path} is {kind}; the {what} must be a regular file.")
+    return path
 
 
 def atomic_write(path, data):
@@ -114,11 +148,13 @@ class Lineage:
 
     def __init__(self, path):
         self.path = Path(path)
-        if not (self.path / CONFIG).is_file():
+        config = self.path / CONFIG
+        if not (config.is_file() or config.is_symlink()):
             raise LineageError(
                 f"{self.path} is not a run folder of sklearn-selfdistill train: it has no "
                 f"{CONFIG}."
             )
+        _regular_file(config, "configuration")
 
     @classmethod
     def create(cls, runs_dir, config_yaml):
@@ -152,7 +188,11 @@ class Lineage:
 
     def read_config(self):
         """The resolved configuration, as the YAML text it was written as."""
-        return (self.path / CONFIG).read_text()
+        path = _regular_file(self.path / CONFIG, "configuration")
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LineageError(f"cannot read {path}: {exc}") from None
 
     def _file(self, generation, kind):
         return self.path / f"generation_{generation}.{kind}"
@@ -161,7 +201,7 @@ class Lineage:
         """Path of ``generation``'s weights file."""
         return self._file(generation, "pt")
 
-    def write_generation(self, generation, weights, metrics):
+    def write_generation(self, generation, weights, metrics, binding=None):
         """Write a finished generation: weights, metrics, then the marker that makes it count.
 
         Parameters
@@ -172,8 +212,11 @@ class Lineage:
             The serialized weights.
         metrics : dict
             JSON-serializable metrics.
+        binding : str or None, default=None
+            What the generation is bound to (the command line: a digest of the
+            configuration that trained it), recorded in the marker; see :meth:`finished`.
         """
-        expected = len(self.finished())
+        expected = len(self.finished(binding))
         if generation != expected:
             raise LineageError(
                 f"Generation {generation} cannot be written to {self.path}: the next "
@@ -189,38 +232,87 @@ class Lineage:
                 path.name: _sha256(path)
                 for path in (self._file(generation, "pt"), self._file(generation, "json"))
             },
+            "binding": binding,
         }
         atomic_write(
             self._file(generation, "done"), (json.dumps(marker, indent=2) + "\n").encode()
         )
 
-    def finished(self):
+    def finished(self, binding=None):
         """The finished generations, ``[0, 1, ..., k - 1]``: those with a valid marker.
 
         A generation counts only if every generation before it does.
 
+        Parameters
+        ----------
+        binding : str or None, default=None
+            If given, every finished generation must have been written with this
+            binding; None checks nothing of the bindings.
+
         Raises
         ------
         LineageError
-            If a marker is there but a file it names is missing or has changed since.
+            If a marker is malformed, names other files than its generation's, or a file
+            it names is missing, not a regular file, or has changed since.
+        BindingMismatch
+            If a generation was written with another binding.
         """
         generations = []
-        while self._file(len(generations), "done").is_file():
+        while True:
             generation = len(generations)
-            marker = json.loads(self._file(generation, "done").read_text())
+            path = self._file(generation, "done")
+            if not (path.exists() or path.is_symlink()):
+                return generations
+            marker = self._marker(generation)
             for name, digest in marker["sha256"].items():
-                path = self.path / name
-                if not path.is_file() or _sha256(path) != digest:
+                file = _regular_file(self.path / name, f"file of generation {generation}")
+                if _sha256(file) != digest:
                     raise LineageError(
-                        f"{path} is missing or was changed after generation {generation} "
-                        f"was written: it does not match {self._file(generation, 'done')}."
+                        f"{file} was changed after generation {generation} was written: "
+                        f"it does not match {path}."
                     )
+            if binding is not None and marker["binding"] != binding:
+                raise BindingMismatch(
+                    f"generation {generation} of {self.path} was trained with another "
+                    f"configuration than the one its {CONFIG} now holds.",
+                    generation,
+                )
             generations.append(generation)
-        return generations
+
+    def _marker(self, generation):
+        """The marker of ``generation``, checked: its own two files, hex digests."""
+        path = _regular_file(self._file(generation, "done"), f"marker of generation {generation}")
+        marker = self._json(path)
+        names = {f"generation_{generation}.pt", f"generation_{generation}.json"}
+        problem = None
+        if not isinstance(marker, dict) or set(marker) != {"generation", "sha256", "binding"}:
+            problem = "it must be an object with the keys generation, sha256 and binding"
+        elif marker["generation"] != generation or isinstance(marker["generation"], bool):
+            problem = f"its generation is {marker['generation']!r}, not {generation}"
+        elif not isinstance(marker["sha256"], dict) or set(marker["sha256"]) != names:
+            problem = f"its sha256 must name exactly {' and '.join(sorted(names))}"
+        elif not all(isinstance(d, str) and _SHA256.match(d) for d in marker["sha256"].values()):
+            problem = "its sha256 values must be SHA-256 digests (64 hexadecimal digits)"
+        elif marker["binding"] is not None and not isinstance(marker["binding"], str):
+            problem = "its binding must be a string or null"
+        if problem:
+            raise LineageError(f"{path} is not a valid marker: {problem}.")
+        return marker
+
+    @staticmethod
+    def _json(path):
+        try:
+            return json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise LineageError(f"cannot read {path} as JSON: {exc}") from None
 
     def metrics(self, generation):
-        """The metrics written with ``generation``."""
-        return json.loads(self._file(generation, "json").read_text())
+        """The metrics written with ``generation`` (a JSON object; the caller checks it)."""
+        path = _regular_file(self._file(generation, "json"), f"metrics of generation {generation}")
+        metrics = self._json(path)
+        if not isinstance(metrics, dict):
+            raise LineageError(f"{path} must hold a JSON object of metrics.")
+        return metrics
 
     def discard_unfinished(self):
         """Remove temporary files and the files of generations that have no marker.

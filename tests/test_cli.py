@@ -388,7 +388,7 @@ def test_a_file_changed_after_its_marker_is_an_error(tmp_path):
     lineage = Lineage.create(tmp_path, "seed: 0\n")
     lineage.write_generation(0, b"weights 0", {"generation": 0})
     (lineage.path / "generation_0.pt").write_bytes(b"other weights")
-    with pytest.raises(LineageError, match=r"generation_0\.pt is missing or was changed"):
+    with pytest.raises(LineageError, match=r"generation_0\.pt was changed after generation 0"):
         lineage.finished()
 
 
@@ -508,11 +508,11 @@ def test_resume_refuses_to_change_what_the_finished_generations_are(run_dir):
 def test_ctrl_c_while_writing_a_generation_leaves_it_uncounted(tmp_path, monkeypatch):
     write_generation = Lineage.write_generation
 
-    def interrupted(self, generation, weights, metrics):
+    def interrupted(self, generation, weights, metrics, binding=None):
         if generation == 1:
             atomic_write(self.weights_path(1), weights)  # weights written, no marker yet
             raise KeyboardInterrupt
-        write_generation(self, generation, weights, metrics)
+        write_generation(self, generation, weights, metrics, binding)
 
     monkeypatch.setattr(Lineage, "write_generation", interrupted)
     status, out, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path))
@@ -630,6 +630,167 @@ def test_sigkill_during_an_epoch_then_resume_gives_the_uninterrupted_lineage(tmp
 # -- untrusted files -----------------------------------------------------------------------
 
 
+def _reseal(run, generation):
+    """Rewrite a marker's hashes for the files now there: what a forger does."""
+    marker_path = run / f"generation_{generation}.done"
+    marker = json.loads(marker_path.read_text())
+    for name in marker["sha256"]:
+        marker["sha256"][name] = _sha256(run / name)
+    marker_path.write_text(json.dumps(marker))
+
+
+def _edit_json(path, change):
+    value = json.loads(path.read_text())
+    path.write_text(json.dumps(change(value)))
+
+
+def _set(key, value):
+    def change(metrics):
+        metrics[key] = value
+        return metrics
+
+    return change
+
+
+def _drop(key):
+    def change(metrics):
+        del metrics[key]
+        return metrics
+
+    return change
+
+
+def _marker_of_generation_0(run):
+    shutil.copy(run / "generation_0.done", run / "generation_1.done")
+
+
+def _empty_sha256(run):
+    _edit_json(run / "generation_1.done", _set("sha256", {}))
+
+
+def _names_another_file(run):
+    def change(marker):
+        marker["sha256"]["/etc/passwd"] = marker["sha256"].pop("generation_1.json")
+        return marker
+
+    _edit_json(run / "generation_1.done", change)
+
+
+def _metrics(change):
+    def tamper(run):
+        _edit_json(run / "generation_1.json", change)
+        _reseal(run, 1)
+
+    return tamper
+
+
+def _weights_replaced_by(kind):
+    def tamper(run):
+        weights = run / "generation_1.pt"
+        elsewhere = run.parent / "elsewhere.pt"
+        shutil.move(weights, elsewhere)
+        if kind == "folder":
+            weights.mkdir()
+        else:
+            weights.symlink_to(elsewhere)  # the same bytes, so the hash would match
+
+    return tamper
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (_marker_of_generation_0, "generation_1.done is not a valid marker: its generation is 0"),
+        (_empty_sha256, "its sha256 must name exactly generation_1.json and generation_1.pt"),
+        (_names_another_file, "its sha256 must name exactly generation_1.json and"),
+        (lambda run: (run / "generation_1.done").write_text(""), "cannot read .* as JSON"),
+        (
+            lambda run: (run / "generation_1.done").write_text("[]"),
+            "generation_1.done is not a valid marker: it must be an object",
+        ),
+        (_metrics(_drop("classes")), "generation_1.json is not a valid metrics file: classes"),
+        (_metrics(_set("fit_time", None)), "fit_time must be a number >= 0"),
+        (_metrics(_set("test_accuracy", "high")), "test_accuracy must be a number in"),
+        (_metrics(lambda m: []), "generation_1.json must hold a JSON object"),
+        (_metrics(_set("classes", list("abcdefghij"))), "classes must be a list of at least"),
+        (_weights_replaced_by("folder"), "generation_1.pt is a folder"),
+        (_weights_replaced_by("symlink"), "generation_1.pt is a symbolic link"),
+    ],
+    ids=[
+        "marker-of-gen-0",
+        "empty-sha256",
+        "names-etc-passwd",
+        "empty-marker",
+        "marker-is-a-list",
+        "no-classes",
+        "fit-time-null",
+        "string-score",
+        "metrics-a-list",
+        "letter-classes",
+        "weights-a-folder",
+        "weights-a-symlink",
+    ],
+)
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_damaged_generation_is_a_lineage_error_naming_the_file(
+    run_dir, tmp_path, tamper, message, command
+):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    tamper(run)
+    argv = ["evaluate", str(run)] if command == "evaluate" else ["train", "--resume", str(run)]
+    status, _, err = _run_main(*argv)
+    assert status == 2, err
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+
+
+def test_letter_classes_that_pass_as_integers_are_refused_against_the_test_labels(
+    run_dir, tmp_path
+):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    for generation in (0, 1):  # classes 10..19: integers, but not the digits' labels
+        _edit_json(run / f"generation_{generation}.json", _set("classes", list(range(10, 20))))
+        _reseal(run, generation)
+    status, out, err = _run_main("evaluate", str(run))
+    assert status == 2 and "do not include the test labels [0, 1, 2" in err
+    assert "ensemble" not in out  # no wrong accuracy printed
+
+
+def test_resume_after_config_yaml_was_edited_is_refused_saying_what_differs(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    for suffix in ("done", "json", "pt"):
+        (run / f"generation_1.{suffix}").unlink()
+    config = run / "config.yaml"
+    text = config.read_text()
+    assert "alpha: 0.7" in text and "epochs: 2" in text
+    config.write_text(text.replace("alpha: 0.7", "alpha: 0.0").replace("epochs: 2", "epochs: 7"))
+    status, out, err = _run_main("train", "--resume", str(run))
+    assert status == 2, err
+    assert "config.yaml was changed after generation 0 was trained" in err
+    assert "distillation.alpha: 0.7 then, 0.0 now" in err
+    assert "training.epochs: 2 then, 7 now" in err
+    assert not (run / "generation_1.pt").exists() and "generation 1/" not in out
+    # Keys a resume may change do not break the binding.
+    config.write_text(text.replace("max_generations: 2", "max_generations: 3"))
+    status, out, err = _run_main("evaluate", str(run), "--plot", str(tmp_path / "p.png"))
+    assert status == 0, err
+
+
+def test_a_symlinked_config_yaml_is_refused_without_reading_it(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:do-not-print-me\n")
+    (run / "config.yaml").unlink()
+    (run / "config.yaml").symlink_to(secret)
+    status, _, err = _run_main("evaluate", str(run))
+    assert status == 2 and "config.yaml is a symbolic link" in err
+    assert "do-not-print-me" not in err
+
+
 class _RunsCode:
     """Unpickling this runs code: it writes the file it names."""
 
@@ -675,7 +836,7 @@ def test_a_weights_file_that_runs_code_is_refused_and_never_run(
     if forge_marker:
         assert "generation_0.pt is not a file of weights that can be loaded safely" in err
     else:
-        assert "generation_0.pt is missing or was changed after generation 0" in err
+        assert "generation_0.pt was changed after generation 0 was written" in err
     assert "Traceback" not in err
 
 

@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ._errors import ConfigError
 
-__all__ = ["RESUMABLE_KEYS", "SCHEMA", "describe_keys", "load_config", "to_yaml"]
+__all__ = ["RESUMABLE_KEYS", "SCHEMA", "describe_keys", "flat_config", "load_config", "to_yaml"]
 
 MODELS = ("mlp", "resnet18", "resnet34", "vit_small")
 DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10")
@@ -146,6 +146,13 @@ def _flatten(mapping, prefix=""):
         else:
             flat[dotted] = value
     return flat
+
+
+def flat_config(config):
+    """A configuration (DictConfig or nested dict) as ``{"section.key": value}``."""
+    if not isinstance(config, dict):
+        config = OmegaConf.to_container(config)
+    return _flatten(config)
 
 
 def _normalize(flat, source):

@@ -5,6 +5,7 @@ import io
 import numpy as np
 
 from .._lineage import CONFIG, Lineage, LineageError, atomic_write
+from . import _run
 from ._build import build_net, load_split, restore_net
 from ._config import load_config
 from ._train import accuracy
@@ -29,17 +30,30 @@ def require_matplotlib():
 def _evaluate_run(path, device):
     """Test accuracy of every finished generation of a run and of their ensemble."""
     lineage = Lineage(path)
-    finished = lineage.finished()
-    if not finished:
-        raise LineageError(f"{lineage.path} has no finished generation to evaluate yet.")
     config = load_config(
         base=lineage.read_config(),
         overrides=[f"device={device}"],
         resumable_only=True,
         base_source=str(lineage.path / CONFIG),
     )
+    finished = _run.finished(lineage, config)
+    if not finished:
+        raise LineageError(f"{lineage.path} has no finished generation to evaluate yet.")
+    rows = [_run.metrics(lineage, g) for g in finished]
+    classes = np.asarray(rows[0]["classes"])
+    changed = [row["generation"] for row in rows if row["classes"] != rows[0]["classes"]]
+    if changed:
+        raise LineageError(
+            f"generation {changed[0]} of {lineage.path} records other classes than "
+            f"generation 0; every generation of a lineage has the same classes."
+        )
     X_test, y_test = load_split(config, "test")
-    classes = np.asarray(lineage.metrics(0)["classes"])
+    unknown = np.setdiff1d(np.unique(y_test), classes)
+    if unknown.size:
+        raise LineageError(
+            f"{lineage.path / 'generation_0.json'} records the classes {classes.tolist()}, "
+            f"which do not include the test labels {unknown.tolist()} of {config.data.name}."
+        )
     net = build_net(config, X_test, classes.shape[0])
     probas = [
         restore_net(net, classes.shape[0], lineage.weights_path(g)).predict_proba(X_test)
@@ -47,6 +61,7 @@ def _evaluate_run(path, device):
     ]
     return {
         "lineage": lineage,
+        "metrics": rows,
         "accuracies": [accuracy(proba, classes, y_test) for proba in probas],
         # The Born-Again ensemble: the generations' probabilities averaged.
         "ensemble": accuracy(np.mean(probas, axis=0), classes, y_test),
@@ -87,7 +102,7 @@ def _plot(results, names, path):
     axes = np.atleast_1d(figure.subplots(1, len(results), sharey=True, squeeze=False)[0])
     displays = []
     for result, name, ax in zip(results, names, axes, strict=True):
-        metrics = [result["lineage"].metrics(g) for g in result["lineage"].finished()]
+        metrics = result["metrics"]
         validation = [m["validation_score"] for m in metrics]
         has_validation = not any(score is None for score in validation)
         display = GenerationCurveDisplay(

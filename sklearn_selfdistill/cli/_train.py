@@ -20,6 +20,7 @@ import torch
 
 from .. import __version__
 from .._lineage import Lineage
+from . import _run
 from ._build import UNLABELED, build_classifier, build_net, load_split, restore_net, training_rows
 from ._config import to_yaml
 
@@ -44,7 +45,7 @@ def accuracy(proba, classes, y):
     return float(np.mean(classes[np.argmax(proba, axis=1)] == y))
 
 
-def _generation_writer(lineage, classes, X_test, y_test, seed, test_probas):
+def _generation_writer(lineage, config, classes, X_test, y_test, test_probas):
     """The ``_on_generation_end`` hook: write the generation, then seed the next one.
 
     Each generation's test probabilities go into ``test_probas`` (for the ensemble).
@@ -66,20 +67,23 @@ def _generation_writer(lineage, classes, X_test, y_test, seed, test_probas):
                 {key: row[key] for key in _EPOCH_COLUMNS if key in row} for row in model.history
             ],
             "versions": versions(),
+            "config": to_yaml(config),
         }
-        lineage.write_generation(generation, weights.getvalue(), metrics)
-        torch.manual_seed(seed + generation + 1)
+        lineage.write_generation(
+            generation, weights.getvalue(), metrics, binding=_run.binding(config)
+        )
+        torch.manual_seed(config.seed + generation + 1)
 
     return on_generation_end
 
 
-def print_generations(lineage, ensemble_accuracy=None):
+def print_generations(lineage, config, ensemble_accuracy=None):
     """The table of the finished generations: test accuracy, gain, seconds.
 
     Then the Born-Again ensemble's test accuracy (when given), and the generation with
     the best validation accuracy, where the run held out a validation set.
     """
-    rows = [lineage.metrics(g) for g in lineage.finished()]
+    rows = [_run.metrics(lineage, g) for g in _run.finished(lineage, config)]
     print("generation  test accuracy  gain (points)  seconds")
     for row in rows:
         gain = 100 * (row["test_accuracy"] - rows[0]["test_accuracy"])
@@ -121,11 +125,11 @@ def _validation_scores(rows):
 
 def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_generation):
     """Fit the generations after the finished ones; ``write_generation`` writes each one."""
-    finished = lineage.finished()
-    n_classes = np.unique(y_train).shape[0]
+    finished = _run.finished(lineage, config)
+    n_classes = np.unique(y_train[y_train != UNLABELED]).shape[0]
     clf = build_classifier(config, net)
     clf._initial_generations = [
-        (restore_net(net, n_classes, lineage.weights_path(g)), lineage.metrics(g)["history"])
+        (restore_net(net, n_classes, lineage.weights_path(g)), _run.metrics(lineage, g)["history"])
         for g in finished
     ]
     clf._on_generation_end = write_generation
@@ -133,7 +137,7 @@ def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_g
     try:
         clf.fit(X_train, y_train)
     except BaseException:
-        done = len(lineage.finished())
+        done = len(_run.finished(lineage, config))
         saved = f"generations 0..{done - 1} are saved" if done else "no generation is saved"
         print(
             f"Stopped: {saved} in {lineage.path}; continue with\n"
@@ -142,9 +146,10 @@ def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_g
             flush=True,
         )
         raise
-    if len(lineage.finished()) != clf.n_generations_:
+    if len(_run.finished(lineage, config)) != clf.n_generations_:
         raise RuntimeError(
-            f"{clf.n_generations_} generations were fitted but {len(lineage.finished())} "
+            f"{clf.n_generations_} generations were fitted but "
+            f"{len(_run.finished(lineage, config))} "
             f"written: this version of sklearn_selfdistill does not call "
             f"SelfDistillationClassifier._on_generation_end."
         )
@@ -174,6 +179,8 @@ def train(config, *, runs_dir="runs", resume=None):
     lineage : Lineage
         The run folder.
     """
+    if resume is not None:  # refused before any data is loaded if config.yaml was edited
+        _run.finished(resume, config)
     X_train, y_train = training_rows(config, *load_split(config, "train"))
     X_test, y_test = load_split(config, "test")
     labelled = y_train != UNLABELED
@@ -186,7 +193,7 @@ def train(config, *, runs_dir="runs", resume=None):
         lineage = resume
         lineage.discard_unfinished()
         print(f"Run folder: {lineage.path} (resumed)", flush=True)
-    finished = lineage.finished()
+    finished = _run.finished(lineage, config)
     n_generations = config.generations.max_generations
     test_probas = {}
     data = config.data
@@ -207,14 +214,15 @@ def train(config, *, runs_dir="runs", resume=None):
                 f"again; starting at generation {len(finished)}.",
                 flush=True,
             )
-        writer = _generation_writer(lineage, classes, X_test, y_test, config.seed, test_probas)
+        writer = _generation_writer(lineage, config, classes, X_test, y_test, test_probas)
         _fit_the_missing_generations(config, lineage, net, X_train, y_train, writer)
-    for generation in lineage.finished():  # generations trained by an earlier process
+    finished = _run.finished(lineage, config)
+    for generation in finished:  # generations trained by an earlier process
         if generation not in test_probas:
             restored = restore_net(net, classes.shape[0], lineage.weights_path(generation))
             test_probas[generation] = restored.predict_proba(X_test)
-    ensemble = np.mean([test_probas[g] for g in lineage.finished()], axis=0)
+    ensemble = np.mean([test_probas[g] for g in finished], axis=0)
     print()
-    print_generations(lineage, accuracy(ensemble, classes, y_test))
+    print_generations(lineage, config, accuracy(ensemble, classes, y_test))
     print(f"\nLineage written to {lineage.path}", flush=True)
     return lineage
