@@ -35,6 +35,8 @@ from pathlib import Path
 __all__ = ["BindingMismatch", "Lineage", "LineageError", "atomic_write"]
 
 CONFIG = "config.yaml"
+#: The lock file of a run folder, held by the process that trains in it.
+LOCK = ".lock"
 _GENERATION_FILE = re.compile(r"^generation_(\d+)\.(pt|json|done)$")
 _TEMPORARY_FILE = re.compile(r"^\..+\.tmp$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -123,6 +125,19 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
+def _lock(handle):
+    """Take the OS lock on ``handle`` without waiting; OSError if another process has it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def _sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as file:
@@ -185,6 +200,33 @@ class Lineage:
             atomic_write(path / CONFIG, config_yaml.encode())
             return cls(path)
         raise LineageError(f"Could not make a new run folder named {stamp}-N in {runs_dir}.")
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the run folder's OS lock (``.lock``) for the time of the block.
+
+        One process at a time trains in a run folder: a second one gets a
+        :class:`LineageError` at once instead of training a generation that the first
+        also writes. The lock is the operating system's (``fcntl.flock``, or
+        ``msvcrt.locking`` on Windows): it goes with the process, so a crashed or killed
+        run never leaves the folder locked.
+        """
+        path = self.path / LOCK
+        try:
+            handle = open(path, "a+b")  # held open for the whole block
+        except OSError as exc:
+            raise LineageError(f"cannot open the lock file {path}: {exc}") from None
+        try:
+            try:
+                _lock(handle)
+            except OSError:
+                raise LineageError(
+                    f"another process is training in {self.path} (it holds {path}); wait "
+                    f"for it to end, or stop it, before training there."
+                ) from None
+            yield self
+        finally:
+            handle.close()  # releases the lock
 
     def read_config(self):
         """The resolved configuration, as the YAML text it was written as."""

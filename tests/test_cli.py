@@ -413,6 +413,7 @@ def test_train_prints_a_table_and_writes_every_generation(run_dir):
     assert out.count("[SelfDistillationClassifier] generation") == 2
     # (evaluate adds accuracy.png to this shared run folder)
     assert sorted(p.name for p in path.iterdir() if p.name != "accuracy.png") == [
+        ".lock",
         "config.yaml",
         *(f"generation_{g}.{kind}" for g in (0, 1) for kind in ("done", "json", "pt")),
     ]
@@ -524,6 +525,43 @@ def test_ctrl_c_while_writing_a_generation_leaves_it_uncounted(tmp_path, monkeyp
     status, out, err = _run_main("train", "--resume", str(path))
     assert status == 0, err
     assert "starting at generation 1" in out and Lineage(path).finished() == [0, 1]
+
+
+def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    for suffix in ("done", "json", "pt"):
+        (run / f"generation_1.{suffix}").unlink()
+    # Another process holds the run folder, as a training run does for its whole length.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from sklearn_selfdistill._lineage import Lineage\n"
+            "with Lineage(sys.argv[1]).locked():\n"
+            "    print('locked', flush=True)\n"
+            "    time.sleep(120)\n",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        start = time.perf_counter()
+        status, out, err = _run_main("train", "--resume", str(run))
+        assert status == 2, err
+        assert f"another process is training in {run}" in err
+        assert time.perf_counter() - start < 5 and out == ""  # refused before any data
+        assert Lineage(run).finished() == [0] and not (run / "generation_1.pt").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The lock went with the process: nothing stale is left to clean up.
+    status, out, err = _run_main("train", "--resume", str(run))
+    assert status == 0, err
+    assert Lineage(run).finished() == [0, 1]
 
 
 def test_resuming_a_finished_run_trains_nothing(run_dir):

@@ -9,6 +9,7 @@ Torch is seeded with ``seed + g`` just before generation ``g`` is built, so a ru
 interrupted and resumed trains the same generations as one that never stopped.
 """
 
+import contextlib
 import io
 import platform
 import sys
@@ -179,8 +180,14 @@ def train(config, *, runs_dir="runs", resume=None):
     lineage : Lineage
         The run folder.
     """
-    if resume is not None:  # refused before any data is loaded if config.yaml was edited
-        _run.finished(resume, config)
+    with contextlib.ExitStack() as stack:
+        if resume is not None:  # locked and checked before any data is loaded
+            stack.enter_context(resume.locked())
+            _run.finished(resume, config)
+        return _train(config, runs_dir, resume, stack)
+
+
+def _train(config, runs_dir, resume, stack):
     X_train, y_train = training_rows(config, *load_split(config, "train"))
     X_test, y_test = load_split(config, "test")
     labelled = y_train != UNLABELED
@@ -188,6 +195,7 @@ def train(config, *, runs_dir="runs", resume=None):
     net = build_net(config, X_train, classes.shape[0])
     if resume is None:
         lineage = Lineage.create(runs_dir, to_yaml(config))
+        stack.enter_context(lineage.locked())
         print(f"Run folder: {lineage.path}", flush=True)
     else:
         lineage = resume
