@@ -189,37 +189,60 @@ def _check_labels(labels, path):
         )
 
 
+#: The most items an IDX file may declare: MNIST has 70 000, EMNIST about 800 000.
+_MAX_IDX_ITEMS = 1_000_000
+
+
 def _read_idx(path, item_shape):
     """An IDX file of unsigned bytes, gzip-compressed or not, as a uint8 array.
 
     The header is the magic number (two zero bytes, the element type, the number of
-    dimensions), then one big-endian uint32 per dimension; the values follow.
+    dimensions), then one big-endian uint32 per dimension; the values follow. The header
+    is read and checked first, and no more than the values it declares (plus one byte,
+    to find trailing data) is ever read or decompressed: a small ``.gz`` file that would
+    inflate to gigabytes is refused after reading what its header promises.
     """
+    ndim = 1 + len(item_shape)
+    header_size = 4 + 4 * ndim
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        with opener(path, "rb") as file:
+            header = file.read(header_size)
+            shape = _idx_shape(path, header, ndim, item_shape)
+            n_values = int(np.prod(shape))
+            data = file.read(n_values)
+            trailing = len(file.read(1))
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise ValueError(f"{path} is not a valid gzip file ({exc}).") from exc
-    ndim = 1 + len(item_shape)
+    if len(data) != n_values or trailing:
+        follows = f"{len(data)} bytes" if not trailing else "more bytes than that"
+        raise ValueError(
+            f"{path} is truncated or corrupt: its header declares shape {shape} "
+            f"({n_values} bytes of values) but {follows} follow it."
+        )
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def _idx_shape(path, header, ndim, item_shape):
+    """The shape an IDX header declares, checked against what the loader expects."""
     magic = bytes([0, 0, _UNSIGNED_BYTE, ndim])
-    if data[:4] != magic:
-        found = f"0x{data[:4].hex()}" if data else "missing: the file is empty"
+    if header[:4] != magic:
+        found = f"0x{header[:4].hex()}" if header else "missing: the file is empty"
         raise ValueError(
             f"{path} is not an IDX file of unsigned bytes in {ndim} dimensions: its magic "
             f"number is {found}, expected 0x{magic.hex()}."
         )
-    header_size = 4 + 4 * ndim
-    if len(data) < header_size:
+    if len(header) < 4 + 4 * ndim:
         raise ValueError(f"{path} is truncated: its header is cut short.")
-    shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(n) for n in np.frombuffer(header, dtype=">u4", count=ndim, offset=4))
     if shape[1:] != item_shape:
         raise ValueError(f"{path} holds items of shape {shape[1:]}; expected {item_shape}.")
-    n_values = int(np.prod(shape))
-    if len(data) - header_size != n_values:
+    if shape[0] > _MAX_IDX_ITEMS:
         raise ValueError(
-            f"{path} is truncated or corrupt: its header declares shape {shape} "
-            f"({n_values} bytes of values) but {len(data) - header_size} bytes follow it."
+            f"{path} declares {shape[0]} items, more than the {_MAX_IDX_ITEMS} this loader "
+            f"reads; the file is corrupt or not one of the data sets it loads."
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
+    return shape
 
 
 def _load_idx(source, split, flatten, data_home, download, extra_roots=()):
@@ -310,7 +333,13 @@ def _read_cifar_batch(path):
             f"{path}: b'data' must be a uint8 array of shape (n, {_CIFAR_ROW}); "
             f"found {_describe(data)}."
         )
-    labels = np.asarray(batch[b"labels"])
+    try:
+        labels = np.asarray(batch[b"labels"])
+    except (ValueError, TypeError) as exc:  # a ragged list, objects numpy cannot stack
+        raise ValueError(
+            f"{path}: b'labels' must hold {len(data)} integers, one per row of b'data'; "
+            f"it cannot be read as an array ({exc})."
+        ) from None
     if labels.shape != (len(data),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
             f"{path}: b'labels' must hold {len(data)} integers, one per row of b'data'; "

@@ -6,6 +6,8 @@ import pickle
 import re
 import subprocess
 import sys
+import time
+import tracemalloc
 import types
 from pathlib import Path
 
@@ -212,6 +214,44 @@ def test_corrupt_gzip_file_is_a_value_error_naming_it(tmp_path, damage):
         load_fashion_mnist(data_home=tmp_path)
 
 
+def _gzip_bomb(path, header, zeros):
+    """A .gz file: ``header``, then ``zeros`` zero bytes, compressed as it is written."""
+    block = bytes(1 << 22)
+    with gzip.open(path, "wb", compresslevel=1) as file:
+        file.write(header)
+        for _ in range(zeros // len(block)):
+            file.write(block)
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    write_idx(tmp_path, gz=True)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    # A valid header declaring 3 images, then 512 MiB of zeros: 3 images' worth is read.
+    header = bytes([0, 0, 8, 3]) + np.array([3, 28, 28], dtype=">u4").tobytes()
+    _gzip_bomb(path, header, 512 << 20)
+    assert path.stat().st_size < 4 << 20  # small on disk
+    with gzip.open(path, "rb") as file:  # armed: the file does inflate past 100 MiB
+        assert len(file.read(100 << 20)) == 100 << 20
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match="more bytes than that follow it"):
+            load_fashion_mnist(data_home=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20 and time.perf_counter() - start < 2
+
+
+def test_an_idx_header_declaring_too_many_items_is_refused_before_reading_them(tmp_path):
+    write_idx(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    header = bytes([0, 0, 8, 3]) + np.array([5_000_000, 28, 28], dtype=">u4").tobytes()
+    path.write_bytes(header + bytes(100))
+    with pytest.raises(ValueError, match="declares 5000000 items, more than the 1000000"):
+        load_mnist(data_home=tmp_path)
+
+
 def test_images_of_the_wrong_size_are_a_value_error(tmp_path):
     write_idx(tmp_path)
     path = tmp_path / "train-images-idx3-ubyte"
@@ -298,6 +338,7 @@ CIFAR_CORRUPTIONS = {
     "text-labels": _batch(labels=["cat", "dog"]),
     "label-10": _batch(labels=[1, 10]),
     "label-minus-1": _batch(labels=[-1, 1]),
+    "ragged-labels": _batch(labels=[[1, 2], [3]]),
 }
 
 
