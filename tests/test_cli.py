@@ -668,6 +668,37 @@ def test_sigkill_during_an_epoch_then_resume_gives_the_uninterrupted_lineage(tmp
 # -- untrusted files -----------------------------------------------------------------------
 
 
+SECRET = "hunter2-do-not-leak"
+
+
+@pytest.mark.parametrize("where", ["config-file", "override", "run-folder"])
+def test_interpolations_are_refused_and_never_resolved(run_dir, tmp_path, monkeypatch, where):
+    monkeypatch.setenv("SELFDISTILL_TEST_SECRET", SECRET)
+    value = "${oc.env:SELFDISTILL_TEST_SECRET}"
+    # Armed: OmegaConf resolves this to the secret when asked to.
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.create({"a": value}).a == SECRET
+    runs = tmp_path / "runs"
+    if where == "config-file":
+        path = tmp_path / "mine.yaml"
+        path.write_text(f"data:\n  data_home: '{value}'\n")
+        argv = ["train", "--config", str(path), "--runs-dir", str(runs)]
+    elif where == "override":
+        argv = ["train", f"data.data_home={value}", "--runs-dir", str(runs)]
+    else:
+        run = tmp_path / "run"
+        shutil.copytree(run_dir[0], run)
+        config = run / "config.yaml"
+        config.write_text(config.read_text().replace("data_home: null", f"data_home: '{value}'"))
+        argv = ["evaluate", str(run)]
+    status, out, err = _run_main(*argv)
+    assert status == 2, err
+    assert "data.data_home is an interpolation" in err
+    assert SECRET not in err and SECRET not in out
+    assert not runs.exists()
+
+
 def _reseal(run, generation):
     """Rewrite a marker's hashes for the files now there: what a forger does."""
     marker_path = run / f"generation_{generation}.done"

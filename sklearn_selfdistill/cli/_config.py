@@ -176,10 +176,26 @@ def _normalize(flat, source):
 
 
 def _read(container, source):
+    """The plain values of ``container``; an interpolation (``${...}``) is refused.
+
+    Resolving ``${oc.env:SECRET}`` would write the secret in clear into the run's
+    ``config.yaml`` (and error messages), and a run folder's configuration is untrusted:
+    no value is ever resolved, and the refusal names the key, not what it would become.
+    """
     try:
-        return OmegaConf.to_container(container, resolve=True)
+        plain = OmegaConf.to_container(container, resolve=False)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot read {source}: {exc}") from None
+    flat = _flatten(plain) if isinstance(plain, dict) else {}
+    interpolated = [key for key, value in flat.items() if isinstance(value, str) and "${" in value]
+    if interpolated:
+        raise ConfigError(
+            f"{source}: {', '.join(interpolated)} is an interpolation (${{...}}); "
+            f"interpolations are not resolved: the value (an environment variable, a "
+            f"secret) would be written in clear into the run's config.yaml. Write the value "
+            f"itself (in a shell, data.data_home=$HOME/data expands before the command runs)."
+        )
+    return plain
 
 
 def _load_file(path, source):
