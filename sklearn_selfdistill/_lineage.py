@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -189,17 +190,38 @@ class Lineage:
         lineage : Lineage
         """
         runs_dir = Path(runs_dir)
-        runs_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for attempt in range(1, 1000):
-            path = runs_dir / (stamp if attempt == 1 else f"{stamp}-{attempt}")
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            atomic_write(path / CONFIG, config_yaml.encode())
-            return cls(path)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            for attempt in range(1, 1000):
+                path = runs_dir / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue
+                try:
+                    atomic_write(path / CONFIG, config_yaml.encode())
+                except BaseException:
+                    shutil.rmtree(path, ignore_errors=True)  # no empty run folder is left
+                    raise
+                return cls(path)
+        except OSError as exc:
+            raise LineageError(
+                f"cannot make a run folder in {runs_dir}: {exc.strerror or exc}; nothing was "
+                f"trained."
+            ) from None
         raise LineageError(f"Could not make a new run folder named {stamp}-N in {runs_dir}.")
+
+    def check_writable(self):
+        """Raise :class:`LineageError` now, before any training, if the folder takes no file."""
+        probe = self.path / ".write-probe"
+        try:
+            atomic_write(probe, b"")
+            probe.unlink()
+        except OSError as exc:
+            raise LineageError(
+                f"cannot write in {self.path}: {exc.strerror or exc}; nothing was trained."
+            ) from None
 
     @contextlib.contextmanager
     def locked(self):
@@ -264,6 +286,14 @@ class Lineage:
                 f"Generation {generation} cannot be written to {self.path}: the next "
                 f"generation there is {expected}."
             )
+        try:
+            self._write_files(generation, weights, metrics, binding)
+        except OSError as exc:
+            raise LineageError(
+                f"cannot write generation {generation} to {self.path}: {exc.strerror or exc}."
+            ) from None
+
+    def _write_files(self, generation, weights, metrics, binding):
         atomic_write(self._file(generation, "pt"), weights)
         atomic_write(
             self._file(generation, "json"), (json.dumps(metrics, indent=2) + "\n").encode()

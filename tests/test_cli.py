@@ -1,6 +1,7 @@
 """The ``sklearn-selfdistill`` command: configuration, lineage, resume, evaluate."""
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -956,10 +957,75 @@ def test_evaluate_plot_is_a_generation_curve_display_per_run(run_dir, tmp_path):
     assert (tmp_path / "two.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_evaluate_without_matplotlib_names_the_package(run_dir, monkeypatch):
+def test_evaluate_without_matplotlib_prints_the_table_then_names_the_package(run_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, out, err = _run_main("evaluate", str(run_dir[0]))
-    assert status == 1 and "pip install matplotlib" in err and out == ""
+    assert status == 1 and "pip install matplotlib" in err
+    assert re.search(r"^\s+ensemble\s+\d\.\d{4}$", out, re.M)  # the table came first
+
+
+@pytest.mark.parametrize(
+    ("plot", "message"),
+    [
+        ("{tmp}", "is a folder"),
+        ("{tmp}/missing/a.png", "which is not an existing folder"),
+    ],
+)
+def test_evaluate_refuses_a_bad_plot_path_before_any_evaluation(
+    run_dir, tmp_path, monkeypatch, plot, message
+):
+    evaluated = []
+    monkeypatch.setattr("sklearn_selfdistill.cli._evaluate._evaluate_run", evaluated.append)
+    status, out, err = _run_main("evaluate", str(run_dir[0]), "--plot", plot.format(tmp=tmp_path))
+    assert status == 2 and message in err and out == ""
+    assert evaluated == []
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_writing_a_generation_says_which_generations_are_saved(
+    tmp_path, monkeypatch
+):
+    write_files = Lineage._write_files
+
+    def full_at_generation_1(self, generation, *args):
+        if generation == 1:
+            _disk_full()
+        write_files(self, generation, *args)
+
+    monkeypatch.setattr(Lineage, "_write_files", full_at_generation_1)
+    status, out, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path))
+    assert status == 2, err
+    path = _run_folder(out)
+    assert f"cannot write generation 1 to {path}: No space left on device" in err
+    assert f"Stopped: generations 0..0 are saved in {path}" in err
+    assert "were fitted" not in err and "Traceback" not in err
+    assert Lineage(path).finished() == [0]
+
+
+def test_a_full_disk_when_the_run_folder_is_made_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr("sklearn_selfdistill._lineage.atomic_write", _disk_full)
+    status, out, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path / "runs"))
+    assert status == 2
+    assert f"cannot make a run folder in {tmp_path / 'runs'}: No space left on device" in err
+    assert list((tmp_path / "runs").iterdir()) == []  # no empty run folder left behind
+
+
+def test_a_resume_into_a_folder_that_takes_no_file_trains_nothing(run_dir, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    for suffix in ("done", "json", "pt"):
+        (run / f"generation_1.{suffix}").unlink()
+    fits = []
+    monkeypatch.setattr(
+        "sklearn_selfdistill.SelfDistillationClassifier.fit", lambda *a, **k: fits.append(a)
+    )
+    monkeypatch.setattr("sklearn_selfdistill._lineage.atomic_write", _disk_full)
+    status, _, err = _run_main("train", "--resume", str(run))
+    assert status == 2 and f"cannot write in {run}: No space left on device" in err
+    assert fits == []
 
 
 def test_console_script_reports_a_config_error_without_a_traceback():

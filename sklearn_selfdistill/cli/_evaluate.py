@@ -1,6 +1,8 @@
 """``sklearn-selfdistill evaluate``: the generations of runs side by side on the test split."""
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -8,6 +10,7 @@ from .._lineage import CONFIG, Lineage, LineageError, atomic_write
 from . import _run
 from ._build import build_net, load_split, restore_net
 from ._config import load_config
+from ._errors import ConfigError
 from ._train import accuracy
 
 __all__ = ["PLOT_NAME", "evaluate", "require_matplotlib"]
@@ -25,6 +28,20 @@ def require_matplotlib():
             "sklearn-selfdistill evaluate draws its plot with matplotlib, which is not "
             "installed: pip install matplotlib"
         ) from exc
+
+
+def _check_plot_path(path):
+    """Refuse, before any evaluation, a plot path that cannot be written."""
+    folder = path.parent
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"is in {folder}, which is not an existing folder"
+    elif not os.access(folder, os.W_OK):
+        problem = f"is in {folder}, which this process cannot write to"
+    else:
+        return
+    raise ConfigError(f"--plot {path} {problem}; give the path of a PNG file to write.")
 
 
 def _evaluate_run(path, device):
@@ -143,12 +160,17 @@ def evaluate(run_paths, *, plot=None, device="cpu"):
     plots : list of pathlib.Path
         The PNG files written.
     """
-    require_matplotlib()
+    if plot is not None:
+        _check_plot_path(Path(plot))
+    else:
+        for path in run_paths:  # each run folder takes its plot
+            Lineage(path).check_writable()
     results = [_evaluate_run(path, device) for path in run_paths]
     names = [r["lineage"].path.name for r in results]
     if len(set(names)) < len(names):
         names = [str(r["lineage"].path) for r in results]
-    _print_table(results, names)
+    _print_table(results, names)  # before the plot, which may still fail
+    require_matplotlib()
     if plot is not None:
         _plot(results, names, plot)
         plots = [plot]

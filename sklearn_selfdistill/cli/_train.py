@@ -20,7 +20,7 @@ import skorch
 import torch
 
 from .. import __version__
-from .._lineage import Lineage
+from .._lineage import Lineage, LineageError
 from . import _run
 from ._build import UNLABELED, build_classifier, build_net, load_split, restore_net, training_rows
 from ._config import to_yaml
@@ -138,7 +138,10 @@ def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_g
     try:
         clf.fit(X_train, y_train)
     except BaseException:
-        done = len(_run.finished(lineage, config))
+        try:
+            done = len(_run.finished(lineage, config))
+        except LineageError:
+            done = 0
         saved = f"generations 0..{done - 1} are saved" if done else "no generation is saved"
         print(
             f"Stopped: {saved} in {lineage.path}; continue with\n"
@@ -184,6 +187,7 @@ def train(config, *, runs_dir="runs", resume=None):
         if resume is not None:  # locked and checked before any data is loaded
             stack.enter_context(resume.locked())
             _run.finished(resume, config)
+            resume.check_writable()
         return _train(config, runs_dir, resume, stack)
 
 
