@@ -1007,7 +1007,7 @@ def test_a_full_disk_while_writing_a_generation_says_which_generations_are_saved
 
 def test_a_full_disk_when_the_run_folder_is_made_leaves_no_folder(tmp_path, monkeypatch):
     monkeypatch.setattr("sklearn_selfdistill._lineage.atomic_write", _disk_full)
-    status, out, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path / "runs"))
+    status, _, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path / "runs"))
     assert status == 2
     assert f"cannot make a run folder in {tmp_path / 'runs'}: No space left on device" in err
     assert list((tmp_path / "runs").iterdir()) == []  # no empty run folder left behind
