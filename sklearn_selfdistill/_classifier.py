@@ -310,6 +310,13 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         _check_label_types(y)
         check_classification_targets(y)
         labeled = np.ones(y.shape[0], dtype=bool)
+        if isinstance(self.unlabeled, bool | np.bool_):
+            raise ValueError(
+                f"unlabeled={self.unlabeled!r} is a boolean, which would mark the rows "
+                f"labelled {int(self.unlabeled)} as unlabelled. unlabeled is the label that "
+                f"marks an unlabelled row, e.g. unlabeled=-1 (scikit-learn's convention), "
+                f"or None when every row is labelled."
+            )
         if self.unlabeled is not None:
             labeled = np.asarray(y != self.unlabeled, dtype=bool).reshape(-1)
             if not labeled.any():

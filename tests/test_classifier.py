@@ -368,3 +368,10 @@ def test_decision_function_has_a_column_per_class_when_a_generation_lost_one():
         assert scores.shape == (48, 3) and np.all(scores[:, 2] == -np.inf)
         if final == "last":
             np.testing.assert_array_equal(clf.classes_[np.argmax(scores, axis=1)], clf.predict(X))
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_unlabeled_is_refused_not_taken_as_a_label(iris, flag):
+    X, y = iris
+    with pytest.raises(ValueError, match=r"is a boolean, which would mark the rows labelled"):
+        SelfDistillationClassifier(n_generations=2, unlabeled=flag).fit(X, y)

@@ -181,6 +181,7 @@ def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
             "The 'decay' parameter of EMATeacher must be a float in [0, 1)",
         ),
         ("device=tpu9", "device='tpu9'"),
+        ("threads=100000", "threads=100000: must be null or an int from 1 to"),
     ],
 )
 def test_bad_value_exits_2_before_any_training(tmp_path, override, message):

@@ -9,6 +9,7 @@ are checked by the library's own parameter validation.
 import difflib
 import io
 import math
+import os
 from dataclasses import dataclass
 from importlib.resources import files
 from numbers import Integral, Real
@@ -21,6 +22,7 @@ from ._errors import ConfigError
 
 __all__ = ["RESUMABLE_KEYS", "SCHEMA", "describe_keys", "flat_config", "load_config", "to_yaml"]
 
+_CPUS = os.cpu_count() or 1
 MODELS = ("mlp", "resnet18", "resnet34", "vit_small")
 DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10")
 # Sections whose ``name`` can be set as ``section=value``, as Hydra selects a config group.
@@ -119,7 +121,10 @@ SCHEMA = {
         lambda v: v in ("last", "best", "ensemble"), "last, best or ensemble", "final_generation"
     ),
     "device": _Key(lambda v: isinstance(v, str), "cpu, cuda, cuda:N or mps"),
-    "threads": _Key(lambda v: v is None or (_is_int(v) and v >= 1), "null or an int >= 1"),
+    "threads": _Key(
+        lambda v: v is None or (_is_int(v) and 1 <= v <= _CPUS),
+        f"null or an int from 1 to {_CPUS} (the CPUs of this machine)",
+    ),
     "seed": _int_at_least(0, "random_state"),
     "verbose": _choice(0, 1, 2),
 }
