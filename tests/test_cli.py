@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -23,7 +24,7 @@ import yaml
 from sklearn_selfdistill._lineage import Lineage, LineageError, atomic_write
 from sklearn_selfdistill.cli import main
 from sklearn_selfdistill.cli._build import build_classifier, build_net, training_rows
-from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config
+from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config, to_yaml
 from sklearn_selfdistill.datasets import load_digits
 from sklearn_selfdistill.nn import RandAugmentNoise
 from sklearn_selfdistill.nn.models import MLP
@@ -699,6 +700,58 @@ def test_interpolations_are_refused_and_never_resolved(run_dir, tmp_path, monkey
     assert "data.data_home is an interpolation" in err
     assert SECRET not in err and SECRET not in out
     assert not runs.exists()
+
+
+class _RunsShell:
+    """Unpickling this runs a shell command through os.system (a stdlib callable)."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_run_folder_that_points_its_data_at_planted_cifar_batches_runs_nothing(
+    run_dir, tmp_path, command
+):
+    """A crafted folder: config.yaml says cifar10 from inside the folder, bindings redone."""
+    from sklearn_selfdistill.cli import _run as run_module
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir[0], run)
+    sentinel = tmp_path / "sentinel"
+    payload = pickle.dumps({b"data": _RunsShell(f"touch {sentinel}"), b"labels": [0]}, protocol=2)
+    pickle.loads(payload)  # armed: a plain unpickler runs the shell command
+    assert sentinel.exists()
+    sentinel.unlink()
+    for name in ["test_batch", *(f"data_batch_{i}" for i in range(1, 6))]:
+        (run / name).write_bytes(payload)
+    config = load_config(
+        base=(run / "config.yaml").read_text(),
+        overrides=["data.name=cifar10", f"data.data_home={run}"],
+    )
+    (run / "config.yaml").write_text(to_yaml(config))
+    for generation in (0, 1):  # what a forger recomputes: the binding is no secret
+        marker_path = run / f"generation_{generation}.done"
+        marker = json.loads(marker_path.read_text())
+        marker["binding"] = run_module.binding(config)
+        marker_path.write_text(json.dumps(marker))
+    argv = ["evaluate", str(run)] if command == "evaluate" else ["train", "--resume", str(run)]
+    if command == "resume":
+        argv.append("generations.max_generations=3")
+    done = subprocess.run(
+        [sys.executable, "-m", "sklearn_selfdistill.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "cannot load the" in done.stderr and "split of cifar10" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not sentinel.exists()
 
 
 def _reseal(run, generation):
