@@ -132,6 +132,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         "teacher_predictions": [StrOptions({"in_sample", "cross_fit"})],
         "cv": ["cv_object"],
         "n_jobs": [None, Integral],
+        "warm_start": ["boolean"],
+        "on_generation_end": [None, callable],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -152,6 +154,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         teacher_predictions,
         cv,
         n_jobs,
+        warm_start,
+        on_generation_end,
         random_state,
         verbose,
     ):
@@ -167,6 +171,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self.teacher_predictions = teacher_predictions
         self.cv = cv
         self.n_jobs = n_jobs
+        self.warm_start = warm_start
+        self.on_generation_end = on_generation_end
         self.random_state = random_state
         self.verbose = verbose
 
@@ -377,20 +383,36 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         return self
 
     def _start_lineage(self):
-        """Empty lineage, or the generations the command line resumes from.
+        """Empty lineage, or with ``warm_start=True`` the generations already there.
 
-        Private hooks for the command line's resumable lineages (not parameters, so
-        clone() drops them): ``_initial_generations``, fitted generations as (model,
-        history row) pairs to continue from; and ``_on_generation_end``, a
-        callable(generation, model, history_row) called as soon as each new generation
-        is fitted and scored.
+        ``generations_`` and ``history_`` come from an earlier ``fit``, or were set by
+        hand (the command line restores them from a run folder) before this one.
         """
-        initial = list(getattr(self, "_initial_generations", None) or ())
-        if initial and self.teacher_predictions != "in_sample":
-            raise ValueError(
-                "Resuming from fitted generations needs teacher_predictions='in_sample': "
-                "a cross-fit teacher would have to be refit on its own targets."
-            )
+        initial = []
+        if self.warm_start and getattr(self, "generations_", None):
+            history = getattr(self, "history_", None)
+            if not isinstance(history, list) or len(history) != len(self.generations_):
+                raise ValueError(
+                    f"warm_start=True continues from generations_ and history_, which must "
+                    f"have one entry per generation; got {len(self.generations_)} "
+                    f"generations and "
+                    f"{len(history) if isinstance(history, list) else repr(history)} "
+                    f"history rows."
+                )
+            if not np.isfinite(self.n_generations) or self.n_generations < len(history):
+                raise ValueError(
+                    f"n_generations={self.n_generations} with warm_start=True: "
+                    f"{len(history)} generations are fitted already, and a warm start can "
+                    f"only add generations. Set n_generations >= {len(history)}, or "
+                    f"warm_start=False to start again."
+                )
+            if self.teacher_predictions != "in_sample":
+                raise ValueError(
+                    "warm_start=True needs teacher_predictions='in_sample': a cross-fit "
+                    "teacher would have to be refit, fold by fold, on the targets it was "
+                    "trained on, which a fitted generation does not keep."
+                )
+            initial = list(zip(self.generations_, history, strict=True))
         self.generations_ = [model for model, _ in initial]
         self.history_ = [dict(row) for _, row in initial]
         self.termination_condition_ = "max_generations"
@@ -398,7 +420,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _recorder(self, student, scorer, fit):
         """``record(model, generation, temperature, start)``: score, keep and report a
         new generation; returns its validation score."""
-        on_generation_end = getattr(self, "_on_generation_end", None)
+        on_generation_end = self.on_generation_end
 
         def record(model, generation, temperature, start):
             fit_time = time.perf_counter() - start

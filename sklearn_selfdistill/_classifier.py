@@ -156,6 +156,18 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         The value of ``y`` that marks unlabelled rows (``-1`` in scikit-learn's
         semi-supervised convention). None: every row is labelled, so ``-1`` can be
         an ordinary class, as in ``{-1, 1}`` binary labels.
+    warm_start : bool, default=False
+        If True, ``fit`` keeps the generations already fitted (``generations_`` and
+        ``history_``, from an earlier ``fit`` on the same data, or restored by hand)
+        and adds generations up to ``n_generations``, its teacher the last of them,
+        as the gradient boosting and bagging estimators add trees. ``n_generations``
+        can only grow; ``teacher_predictions`` must be ``"in_sample"``.
+    on_generation_end : callable or None, default=None
+        Called as ``on_generation_end(generation, model, history_row)`` as soon as
+        each new generation is fitted and scored, ``history_row`` its row of
+        ``history_``: to save each generation as it comes (the command line writes
+        its run folder so), report progress or stop early by raising. Called in the
+        process that runs ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and every ``random_state`` of the wrapped
         estimator that is left at None (one seed shared by all generations).
@@ -246,6 +258,8 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         soft_targets="auto",
         n_jobs=None,
         unlabeled=None,
+        warm_start=False,
+        on_generation_end=None,
         random_state=None,
         verbose=0,
     ):
@@ -262,6 +276,8 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             teacher_predictions=teacher_predictions,
             cv=cv,
             n_jobs=n_jobs,
+            warm_start=warm_start,
+            on_generation_end=on_generation_end,
             random_state=random_state,
             verbose=verbose,
         )

@@ -115,6 +115,18 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     n_jobs : int or None, default=None
         Cross-fit folds fit in parallel (joblib; ``-1``: all cores); the result is
         that of ``n_jobs=1``.
+    warm_start : bool, default=False
+        If True, ``fit`` keeps the generations already fitted (``generations_`` and
+        ``history_``, from an earlier ``fit`` on the same data, or restored by hand)
+        and adds generations up to ``n_generations``, its teacher the last of them,
+        as the gradient boosting and bagging estimators add trees. ``n_generations``
+        can only grow; ``teacher_predictions`` must be ``"in_sample"``.
+    on_generation_end : callable or None, default=None
+        Called as ``on_generation_end(generation, model, history_row)`` as soon as
+        each new generation is fitted and scored, ``history_row`` its row of
+        ``history_``: to save each generation as it comes (the command line writes
+        its run folder so), report progress or stop early by raising. Called in the
+        process that runs ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and every ``random_state`` of the wrapped
         estimator that is left at None (one seed shared by all generations).
@@ -214,6 +226,8 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         teacher_predictions="in_sample",
         cv=5,
         n_jobs=None,
+        warm_start=False,
+        on_generation_end=None,
         random_state=None,
         verbose=0,
     ):
@@ -230,6 +244,8 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
             teacher_predictions=teacher_predictions,
             cv=cv,
             n_jobs=n_jobs,
+            warm_start=warm_start,
+            on_generation_end=on_generation_end,
             random_state=random_state,
             verbose=verbose,
         )

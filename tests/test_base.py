@@ -349,7 +349,7 @@ def test_a_failing_generation_keeps_the_fitted_ones(regression):
 # -- the private hooks of the command line's resumable lineages -------------------------
 
 
-def test_generation_end_hook_sees_each_generation_as_it_is_fitted():
+def test_on_generation_end_sees_each_generation_as_it_is_fitted():
     X, y = load_digits(return_X_y=True)
     seen = []
     clf = SelfDistillationClassifier(LogisticRegression(max_iter=200), n_generations=3)
@@ -358,19 +358,19 @@ def test_generation_end_hook_sees_each_generation_as_it_is_fitted():
         # Called before the next generation exists.
         seen.append((generation, model, row["generation"], len(clf.generations_)))
 
-    clf._on_generation_end = hook
-    clf.fit(X / 16, y)
+    clf.set_params(on_generation_end=hook).fit(X / 16, y)
     assert [s[0] for s in seen] == [0, 1, 2]
     assert [s[1] for s in seen] == clf.generations_
     assert [s[2] for s in seen] == [0, 1, 2]
     assert [s[3] for s in seen] == [1, 2, 3]
+    assert clone(clf).get_params()["on_generation_end"] is hook
 
 
-def test_resuming_from_fitted_generations_fits_only_the_missing_ones(monkeypatch):
+def test_warm_start_adds_generations_like_an_uninterrupted_fit(monkeypatch):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     full = SelfDistillationClassifier(
-        LogisticRegression(max_iter=200), n_generations=3, random_state=0
+        LogisticRegression(max_iter=200), n_generations=4, random_state=0
     ).fit(X, y)
     fits = []
     original_fit = LogisticRegression.fit
@@ -380,42 +380,68 @@ def test_resuming_from_fitted_generations_fits_only_the_missing_ones(monkeypatch
         return original_fit(self, X, y, sample_weight=sample_weight)
 
     monkeypatch.setattr(LogisticRegression, "fit", counting_fit)
-    resumed = SelfDistillationClassifier(
+    clf = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), n_generations=2, warm_start=True, random_state=0
+    ).fit(X, y)
+    first_two = list(clf.generations_)
+    assert len(fits) == 2
+    clf.set_params(n_generations=4).fit(X, y)
+    assert len(fits) == 4  # generations 2 and 3 only
+    assert clf.generations_[:2] == first_two and clf.n_generations_ == 4
+    for ours, theirs in zip(clf.generations_, full.generations_, strict=True):
+        np.testing.assert_allclose(ours.coef_, theirs.coef_)
+    assert [row["generation"] for row in clf.history_] == [0, 1, 2, 3]
+    clf.fit(X, y)  # as many generations as asked: nothing to add
+    assert len(fits) == 4
+    clf.set_params(warm_start=False).fit(X, y)  # starts again
+    assert len(fits) == 8 and clf.generations_[0] is not first_two[0]
+
+
+def test_warm_start_continues_from_generations_set_by_hand():
+    """What the command line does with generations restored from a run folder."""
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    full = SelfDistillationClassifier(
         LogisticRegression(max_iter=200), n_generations=3, random_state=0
+    ).fit(X, y)
+    resumed = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), n_generations=3, warm_start=True, random_state=0
     )
-    resumed._initial_generations = list(zip(full.generations_[:2], full.history_[:2], strict=True))
+    resumed.generations_, resumed.history_ = full.generations_[:2], full.history_[:2]
     resumed.fit(X, y)
-    assert len(fits) == 1  # generation 2 only
     assert resumed.generations_[:2] == full.generations_[:2]
     np.testing.assert_allclose(resumed.generations_[2].coef_, full.generations_[2].coef_)
-    assert [row["generation"] for row in resumed.history_] == [0, 1, 2]
 
 
-def test_resuming_needs_an_in_sample_teacher():
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_generations": 1}, "2 generations are fitted already, and a warm start can only add"),
+        ({"teacher_predictions": "cross_fit"}, "warm_start=True needs teacher_predictions="),
+    ],
+)
+def test_warm_start_refuses_what_it_cannot_continue(params, message):
     X, y = load_digits(return_X_y=True)
-    first = SelfDistillationClassifier(LogisticRegression(max_iter=200), n_generations=1)
-    first.fit(X / 16, y)
     clf = SelfDistillationClassifier(
-        LogisticRegression(max_iter=200), teacher_predictions="cross_fit", n_generations=2
-    )
-    clf._initial_generations = list(zip(first.generations_, first.history_, strict=True))
-    with pytest.raises(ValueError, match="Resuming from fitted generations needs"):
-        clf.fit(X / 16, y)
+        LogisticRegression(max_iter=200), n_generations=2, warm_start=True
+    ).fit(X / 16, y)
+    with pytest.raises(ValueError, match=message):
+        clf.set_params(**params).fit(X / 16, y)
+    clf.history_ = clf.history_[:1]
+    with pytest.raises(ValueError, match="one entry per generation"):
+        clf.set_params(n_generations=3, teacher_predictions="in_sample").fit(X / 16, y)
 
 
-def test_resuming_a_run_that_stopped_on_a_plateau_fits_nothing():
+def test_warm_start_after_a_plateau_fits_nothing():
     X, y = load_digits(return_X_y=True)
     X = X / 16
     params = {"n_generations": 6, "early_stopping": True, "n_iter_no_change": 1, "tol": 1.0}
-    full = SelfDistillationClassifier(
-        LogisticRegression(max_iter=200), random_state=0, **params
+    clf = SelfDistillationClassifier(
+        LogisticRegression(max_iter=200), random_state=0, warm_start=True, **params
     ).fit(X, y)
-    assert full.termination_condition_ == "plateau"  # tol=1: no generation improves
-    assert full.n_generations_ == 2
-    resumed = SelfDistillationClassifier(
-        LogisticRegression(max_iter=200), random_state=0, **params
-    )
-    resumed._initial_generations = list(zip(full.generations_, full.history_, strict=True))
-    resumed.fit(X, y)
-    assert resumed.generations_ == full.generations_
-    assert resumed.termination_condition_ == "plateau"
+    assert clf.termination_condition_ == "plateau"  # tol=1: no generation improves
+    assert clf.n_generations_ == 2
+    before = list(clf.generations_)
+    clf.fit(X, y)
+    assert clf.generations_ == before
+    assert clf.termination_condition_ == "plateau"

@@ -1,9 +1,10 @@
 """``sklearn-selfdistill train``: fit the generations, writing each one as soon as it is fit.
 
-The meta-estimator calls ``_on_generation_end(generation, model, history_row)`` after
-every generation it fits; that is where a generation goes to disk. A resumed run hands the
-finished generations, restored from disk, to ``_initial_generations``: the generation
-loop keeps them as they are and goes on with the next one, its teacher the last of them.
+The meta-estimator calls its ``on_generation_end(generation, model, history_row)`` after
+every generation it fits; that is where a generation goes to disk. A resumed run restores
+the finished generations from disk into ``generations_`` and ``history_`` and fits with
+``warm_start=True``: the generation loop keeps them as they are and goes on with the
+next one, its teacher the last of them.
 
 Torch is seeded with ``seed + g`` just before generation ``g`` is built, so a run
 interrupted and resumed trains the same generations as one that never stopped.
@@ -47,7 +48,7 @@ def accuracy(proba, classes, y):
 
 
 def _generation_writer(lineage, config, classes, X_test, y_test, test_probas):
-    """The ``_on_generation_end`` hook: write the generation, then seed the next one.
+    """The ``on_generation_end`` callback: write the generation, then seed the next one.
 
     Each generation's test probabilities go into ``test_probas`` (for the ensemble).
     """
@@ -128,12 +129,11 @@ def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_g
     """Fit the generations after the finished ones; ``write_generation`` writes each one."""
     finished = _run.finished(lineage, config)
     n_classes = np.unique(y_train[y_train != UNLABELED]).shape[0]
-    clf = build_classifier(config, net)
-    clf._initial_generations = [
-        (restore_net(net, n_classes, lineage.weights_path(g)), _run.metrics(lineage, g)["history"])
-        for g in finished
-    ]
-    clf._on_generation_end = write_generation
+    clf = build_classifier(config, net).set_params(
+        warm_start=True, on_generation_end=write_generation
+    )
+    clf.generations_ = [restore_net(net, n_classes, lineage.weights_path(g)) for g in finished]
+    clf.history_ = [_run.metrics(lineage, g)["history"] for g in finished]
     torch.manual_seed(config.seed + len(finished))
     try:
         clf.fit(X_train, y_train)
@@ -155,7 +155,7 @@ def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_g
             f"{clf.n_generations_} generations were fitted but "
             f"{len(_run.finished(lineage, config))} "
             f"written: this version of sklearn_selfdistill does not call "
-            f"SelfDistillationClassifier._on_generation_end."
+            f"SelfDistillationClassifier's on_generation_end."
         )
     if clf.termination_condition_ == "plateau":
         print(
