@@ -130,7 +130,7 @@ def test_quick_few_label_study_starts_from_the_plain_net_on_the_labelled_rows():
     assert len(rows) == 10 and all(0 <= float(v) <= 100 for v in rows.values())
     # Generation 0 is the plain net of the same setting and seed, fit on the labelled rows.
     assert (
-        rows["Noisy Student, alpha=0.5, T=1, dropout 0.3: gen 0"]
+        rows["Noisy Student, alpha=0.5, T=1, the baseline's dropout and input noise: gen 0"]
         == rows["plain, 1 000 labels, early-stopped (tuned)"]
     )
     assert re.search(r"goal >= \+2 on every seed: \*\*(met|not met)\*\*", out)
