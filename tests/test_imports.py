@@ -3,12 +3,13 @@
 import subprocess
 import sys
 
-# Makes torch, torchvision and skorch look uninstalled in a fresh interpreter.
+# Makes torch, torchvision, skorch and omegaconf (the torch extra) look uninstalled in a
+# fresh interpreter.
 _WITHOUT_TORCH = """
 import sys
 class _Uninstalled:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision", "skorch"):
+        if name.split(".")[0] in ("torch", "torchvision", "skorch", "omegaconf"):
             raise ModuleNotFoundError(f"No module named {name!r}")
 sys.meta_path.insert(0, _Uninstalled())
 """
@@ -43,3 +44,18 @@ def test_nn_without_torch_names_the_install_command():
     out = _run(_WITHOUT_TORCH + "import sklearn_selfdistill.nn\n")
     assert out.returncode != 0
     assert 'pip install "sklearn_selfdistill[torch]"' in out.stderr
+
+
+def test_core_import_loads_no_omegaconf():
+    out = _run("import sys, sklearn_selfdistill; print('omegaconf' in sys.modules)")
+    assert out.returncode == 0 and out.stdout.strip() == "False"
+
+
+def test_command_line_without_the_torch_extra_names_the_install_command():
+    out = _run(
+        _WITHOUT_TORCH
+        + "from sklearn_selfdistill.cli import main\nraise SystemExit(main(['train']))\n"
+    )
+    assert out.returncode == 1, out.stderr
+    assert 'pip install "sklearn_selfdistill[torch]"' in out.stderr
+    assert "Traceback" not in out.stderr

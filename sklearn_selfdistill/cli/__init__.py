@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from .._lineage import CONFIG, Lineage, LineageError
-from ._config import describe_keys, load_config, to_yaml
 from ._errors import ConfigError, DataUnavailableError
 
 __all__ = ["main"]
@@ -25,6 +24,8 @@ _PROG = "sklearn-selfdistill"
 
 
 def _parser():
+    from ._config import describe_keys
+
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Self-distillation of neural networks, generation by generation."
     )
@@ -83,6 +84,8 @@ def _parser():
 
 
 def _train_command(args):
+    from ._config import load_config, to_yaml
+
     if args.resume is None:
         config = load_config(args.config, args.overrides)
     else:
@@ -125,7 +128,15 @@ def _evaluate_command(args):
 
 def main(argv=None):
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    parser = _parser()
+    try:
+        parser = _parser()
+    except ImportError as exc:  # omegaconf, torch: the torch extra
+        print(
+            f"{_PROG}: error: the command line needs the torch extra ({exc}): "
+            f'pip install "sklearn_selfdistill[torch]"',
+            file=sys.stderr,
+        )
+        return 1
     # key=value items may come after options too, which argparse's positionals do not allow.
     args, extras = parser.parse_known_args(argv)
     unknown = [item for item in extras if args.command != "train" or item.startswith("-")]
