@@ -42,7 +42,7 @@ _API_CHILD = textwrap.dedent(
 
     torch.set_num_threads(1)
     rng = np.random.RandomState(0)
-    X = rng.rand(4000, 20).astype(np.float32)
+    X = rng.rand(800, 20).astype(np.float32)
     y = (X[:, 0] * 3).astype(np.int64)
     net = NeuralNetClassifier(Tiny, max_epochs=40, batch_size=8, train_split=None,
                               verbose=0, callbacks=[Say()])
