@@ -89,6 +89,8 @@ def test_readme_quotes_the_benchmark_tables_as_they_are():
         "generation_cost.md",
         "soft_target_cost.md",
         "tabular_noise.md",
+        "noisy_nets.md",
+        "few_labels.md",
     ):
         for table in _tables((results / name).read_text()):
             assert table in readme, f"README.md does not quote {name} as it stands"
@@ -102,3 +104,29 @@ def test_neural_network_example_trains_three_generations():
     assert len(accuracies.split(",")) == 3
     assert all(0.5 < float(a) <= 1 for a in accuracies.split(","))
     assert out.count("[SelfDistillationClassifier] generation") == 3
+
+
+def _cli_train_lines():
+    """Every ``sklearn-selfdistill train ...`` command in the README's text and blocks."""
+    text = README.read_text().replace("\\\n", " ")
+    found = re.findall(r"`?(sklearn-selfdistill train[^`\n]*)", text)
+    return [line.strip() for line in found if "--resume" not in line and "--help" not in line]
+
+
+def test_every_train_command_in_the_readme_is_a_valid_configuration():
+    lines = _cli_train_lines()
+    assert any("data.label_noise" in line for line in lines)
+    assert any("data.n_labeled" in line for line in lines)
+    from sklearn_selfdistill.cli import main
+
+    for line in lines:
+        argv = line.split()[1:]
+        if not torch_cuda_available():  # the configuration is checked against the machine
+            argv = ["device=cpu" if a.startswith("device=cuda") else a for a in argv]
+        assert main([*argv, "--print-config"]) == 0, line
+
+
+def torch_cuda_available():
+    import torch
+
+    return torch.cuda.is_available()
