@@ -41,4 +41,5 @@ def test_generation_cost_benchmark_has_a_row_per_path_and_a_ratio_per_column():
     for path in ("closed form", "sample weight", "skorch net"):
         cells = _row(out, path)
         assert len(cells) == 6
-        assert all(re.match(r"\d+\.\d+x", cell) for cell in cells[1:])
+        # (the per-generation slope of a --quick run can come out below zero on a busy machine)
+        assert all(re.match(r"-?\d+\.\d+x", cell) for cell in cells[1:])
