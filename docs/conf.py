@@ -62,6 +62,8 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "doc_module": ("sklearn_selfdistill",),
     "backreferences_dir": "generated/backreferences",
+    # Its page of execution times loads DataTables from a CDN; the site reads offline.
+    "write_computation_times": False,
 }
 
 html_theme = "pydata_sphinx_theme"
