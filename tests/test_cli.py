@@ -567,6 +567,58 @@ def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path
     assert Lineage(run).finished() == [0, 1]
 
 
+def _checkpoint_left_by_a_crash(tmp_path, monkeypatch, settings):
+    """A run whose process died after generation 1's last epoch, before it was written."""
+    write_generation = Lineage.write_generation
+
+    def dies_at_generation_1(self, generation, weights, metrics, binding=None):
+        if generation == 1:
+            raise KeyboardInterrupt
+        write_generation(self, generation, weights, metrics, binding)
+
+    monkeypatch.setattr(Lineage, "write_generation", dies_at_generation_1)
+    status, out, _ = _run_main("train", *settings, "--runs-dir", str(tmp_path))
+    monkeypatch.undo()
+    assert status == 130
+    return _run_folder(out)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda folder: None, "it holds 2 of 2 epochs"),
+        (
+            lambda folder: (folder / "history.json").write_text("[]"),
+            "history.json does not match the manifest",
+        ),
+        (
+            lambda folder: (folder / "module.pt").unlink(),
+            "module.pt is not a regular file",
+        ),
+    ],
+    ids=["complete", "tampered", "missing-file"],
+)
+def test_an_unusable_epoch_checkpoint_is_set_aside_and_the_generation_starts_over(
+    tmp_path, monkeypatch, damage, message
+):
+    path = _checkpoint_left_by_a_crash(tmp_path, monkeypatch, TINY)
+    folder = path / "generation_1.partial"
+    assert json.loads((folder / "manifest.json").read_text())["epoch"] == 2
+    damage(folder)
+    status, out, err = _run_main("train", "--resume", str(path))
+    assert status == 0, err
+    assert "Generation 1: its epoch checkpoint is not usable (" in err and message in err
+    assert "starts over" in err and "continuing after" not in out
+    assert Lineage(path).finished() == [0, 1] and not folder.exists()
+
+
+def test_no_epoch_checkpoint_where_an_epoch_is_not_all_the_state(tmp_path, monkeypatch):
+    settings = [*TINY, "training.early_stopping_patience=1"]
+    path = _checkpoint_left_by_a_crash(tmp_path, monkeypatch, settings)
+    assert not (path / "generation_1.partial").exists()
+    assert not list(path.glob("generation_0.partial"))
+
+
 def test_resuming_a_finished_run_trains_nothing(run_dir):
     path, _ = run_dir
     before = [_fingerprint(p) for p in sorted(path.glob("generation_*"))]
@@ -617,11 +669,16 @@ def test_sigkill_between_generations_then_resume_retrains_no_finished_generation
     assert _temporary_files(path) == []
 
 
-def test_sigkill_during_an_epoch_then_resume_gives_the_uninterrupted_lineage(tmp_path):
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_sigkill_during_an_epoch_then_resume_continues_it_as_the_uninterrupted_lineage(
+    tmp_path, schedule
+):
     # skorch's epoch table (training.verbose=true) tells when generation 1 is training:
-    # the kill lands while it is in its second epoch or later, between two batches.
+    # the kill lands in its fourth epoch or later, between two batches, after epoch
+    # checkpoints were written.
     settings = ["training.epochs=8", "training.batch_size=16", "training.verbose=true"]
     settings += ["threads=1", "generations.max_generations=2"]
+    settings += [f"training.lr_schedule={schedule}"]
     command = [sys.executable, "-m", "sklearn_selfdistill.cli", "train"]
     killed_runs, full_runs = tmp_path / "killed", tmp_path / "full"
     process = subprocess.Popen(
@@ -632,19 +689,24 @@ def test_sigkill_during_an_epoch_then_resume_gives_the_uninterrupted_lineage(tmp
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    # skorch's row for epoch 1 (its loss may be coloured); the second one is generation 1's.
+    # skorch's rows for epochs 1 and 4 (a loss may be coloured); the second 1 is
+    # generation 1's.
     first_epoch_row = re.compile(r"^\s+1\s+(\x1b\[\d+m)?\d+\.\d+")
-    first_epochs = 0
+    fourth_epoch_row = re.compile(r"^\s+4\s+(\x1b\[\d+m)?\d+\.\d+")
+    first_epochs, killed = 0, False
     for line in process.stdout:  # the process writes line by line, unbuffered
         first_epochs += bool(first_epoch_row.match(line))
-        if first_epochs == 2:
-            process.send_signal(signal.SIGKILL)  # generation 1 is in its second epoch
+        if first_epochs == 2 and fourth_epoch_row.match(line):
+            process.send_signal(signal.SIGKILL)  # generation 1 is in its fifth epoch
+            killed = True
             break
     process.communicate()
-    assert first_epochs == 2, "generation 1 never started training"
+    assert killed, "generation 1 never reached its fourth epoch"
     (path,) = killed_runs.glob("*")
     assert Lineage(path).finished() == [0]
-    assert not (path / "generation_1.pt").exists()  # nothing is written mid-generation
+    assert not (path / "generation_1.pt").exists()  # no generation file mid-generation
+    saved = json.loads((path / "generation_1.partial" / "manifest.json").read_text())
+    assert saved["generation"] == 1 and 4 <= saved["epoch"] < 8
     before = _fingerprint(path / "generation_0.pt")
 
     resumed = subprocess.run(
@@ -652,11 +714,15 @@ def test_sigkill_during_an_epoch_then_resume_gives_the_uninterrupted_lineage(tmp
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "starting at generation 1" in resumed.stdout
+    assert f"Generation 1: continuing after epoch {saved['epoch']} of 8" in resumed.stdout
     assert _fingerprint(path / "generation_0.pt") == before
     assert Lineage(path).finished() == [0, 1] and _temporary_files(path) == []
+    assert not (path / "generation_1.partial").exists()  # gone once the generation is
+    epochs = json.loads((path / "generation_1.json").read_text())["epochs"]
+    assert [row["epoch"] for row in epochs] == list(range(1, 9))
 
-    # One CPU thread and seeds per generation: the resumed lineage is the one a run that
-    # was never killed writes.
+    # One CPU thread, seeds per generation and torch's random state in the checkpoint:
+    # the resumed lineage is, bit for bit, the one a run that was never killed writes.
     full = subprocess.run(
         [*command, *settings, "--runs-dir", str(full_runs)], capture_output=True, text=True
     )

@@ -13,6 +13,7 @@ interrupted and resumed trains the same generations as one that never stopped.
 import contextlib
 import io
 import platform
+import shutil
 import sys
 
 import numpy as np
@@ -24,6 +25,7 @@ from .. import __version__
 from .._lineage import Lineage, LineageError
 from . import _run
 from ._build import UNLABELED, build_classifier, build_net, load_split, restore_net, training_rows
+from ._checkpoint import EpochCheckpoint, partial_folder, supports_epoch_checkpoints
 from ._config import to_yaml
 
 __all__ = ["print_generations", "train"]
@@ -74,6 +76,7 @@ def _generation_writer(lineage, config, classes, X_test, y_test, test_probas):
         lineage.write_generation(
             generation, weights.getvalue(), metrics, binding=_run.binding(config)
         )
+        shutil.rmtree(partial_folder(lineage.path, generation), ignore_errors=True)
         torch.manual_seed(config.seed + generation + 1)
 
     return on_generation_end
@@ -206,6 +209,15 @@ def _train(config, runs_dir, resume, stack):
         lineage.discard_unfinished()
         print(f"Run folder: {lineage.path} (resumed)", flush=True)
     finished = _run.finished(lineage, config)
+    for generation in finished:  # a checkpoint left by a crash just after the generation
+        shutil.rmtree(partial_folder(lineage.path, generation), ignore_errors=True)
+    if supports_epoch_checkpoints(config):
+        checkpoint = EpochCheckpoint(
+            str(lineage.path), _run.binding(config), config.training.epochs
+        )
+        # Last: an epoch's state is saved after every other callback's end of epoch
+        # (the learning-rate scheduler's step included).
+        net.set_params(callbacks=[*net.callbacks, ("epoch_checkpoint", checkpoint)])
     n_generations = config.generations.max_generations
     test_probas = {}
     data = config.data
