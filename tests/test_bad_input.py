@@ -972,6 +972,24 @@ def _cli_cases():
             _exits(2, "generation_0.pt was changed after generation 0 was written"),
         ),
         (
+            "interpolation-in-an-override",
+            _cli("train", "data.data_home=${{oc.env:HOME}}", "--runs-dir", "{tmp}/runs"),
+            _exits(2, r"data.data_home is an interpolation \(\$\{...\}\); interpolations"),
+        ),
+        (
+            "threads-beyond-the-cpus",
+            _cli("train", "threads=100000", "--runs-dir", "{tmp}/runs"),
+            _exits(2, "threads=100000: must be null or an int from 1 to"),
+        ),
+        (
+            "plot-into-a-missing-folder",
+            _after(
+                _weights_changed_after_their_marker,
+                _cli("evaluate", "{tmp}/run", "--plot", "{tmp}/no/such/a.png"),
+            ),
+            _exits(2, "--plot .*a.png is in .*no/such, which is not an existing folder"),
+        ),
+        (
             "data-set-files-missing",
             _cli("train", "data=mnist", "data.data_home={tmp}", "--runs-dir", "{tmp}/runs"),
             _exits(

@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from sklearn_selfdistill._interrupt import noticing_interrupts, raise_if_interrupted
 from sklearn_selfdistill._lineage import Lineage
@@ -125,6 +126,9 @@ def test_ctrl_c_stops_the_command_line_with_130_and_an_unfinished_generation_uns
     assert not (path / "generation_1.done").exists()
     assert f"generations 0..0 are saved in {path}" in err and "--resume" in err
     assert "Traceback" not in err
+    # Generation 1's finished epochs are checkpointed (the one cut short is not).
+    saved = json.loads((path / "generation_1.partial" / "manifest.json").read_text())
+    assert 1 <= saved["epoch"] < 8
     resumed = subprocess.run(
         [sys.executable, "-m", "sklearn_selfdistill.cli", "train", "--resume", str(path)],
         cwd=tmp_path,
@@ -134,9 +138,25 @@ def test_ctrl_c_stops_the_command_line_with_130_and_an_unfinished_generation_uns
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "starting at generation 1" in resumed.stdout
+    assert f"Generation 1: continuing after epoch {saved['epoch']} of 8" in resumed.stdout
     assert Lineage(path).finished() == [0, 1, 2]
     epochs = json.loads((path / "generation_1.json").read_text())["epochs"]
     assert [row["epoch"] for row in epochs] == list(range(1, 9))  # trained whole
+    # On one thread, the lineage is bit for bit the one an uninterrupted run writes.
+    full_runs = tmp_path / "full"
+    full = subprocess.run(
+        [*command[:-2], "--runs-dir", str(full_runs)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert full.returncode == 0, full.stderr
+    (full_path,) = full_runs.iterdir()
+    for generation in (0, 1, 2):
+        ours = torch.load(path / f"generation_{generation}.pt", weights_only=True)
+        theirs = torch.load(full_path / f"generation_{generation}.pt", weights_only=True)
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
 
 
 def test_the_signal_handler_is_restored_and_other_interrupts_are_left_alone():
