@@ -31,6 +31,10 @@ def _check_label_types(y):
     )
 
 
+#: The smallest temperature the soft targets are computed with.
+_MIN_TEMPERATURE = 1e-3
+
+
 class _ClassifierEnsemble:
     """Born-Again ensemble: averages the generations' probabilities."""
 
@@ -288,6 +292,24 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     def _default_estimator(self):
         return LogisticRegression()
 
+    def _check_temperatures(self):
+        """Refuse, before any fit, a temperature too small to compute with.
+
+        Below ``_MIN_TEMPERATURE`` the softened teacher is its argmax to the last bit and
+        ``log p / T`` overflows: the soft targets would be NaN, not a sharper teacher.
+        """
+        if not np.isfinite(self.n_generations):
+            return
+        for generation in range(1, int(self.n_generations)):
+            value = self._temperature_at(generation)
+            if value < _MIN_TEMPERATURE:
+                raise ValueError(
+                    f"temperature={self.temperature!r} gives T={value!r} at generation "
+                    f"{generation}; a temperature below {_MIN_TEMPERATURE} turns the teacher "
+                    f"into its argmax and overflows the softmax. Use T >= {_MIN_TEMPERATURE} "
+                    f"(for hard labels from the teacher, soft_targets='hard')."
+                )
+
     def _temperature_at(self, generation):
         if isinstance(self.temperature, TemperatureSchedule):
             return self.temperature(generation, self.n_generations)
@@ -321,6 +343,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     def _prepare_targets(self, X, y, estimator, sample_weight):
         if isinstance(self.temperature, TemperatureSchedule):
             self.temperature._validate()
+        self._check_temperatures()
         skorch_net = is_skorch_net(estimator)
         self.soft_targets_ = None if skorch_net else self._soft_target_route(estimator)
         _check_label_types(y)

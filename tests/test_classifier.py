@@ -375,3 +375,25 @@ def test_a_boolean_unlabeled_is_refused_not_taken_as_a_label(iris, flag):
     X, y = iris
     with pytest.raises(ValueError, match=r"is a boolean, which would mark the rows labelled"):
         SelfDistillationClassifier(n_generations=2, unlabeled=flag).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "temperature",
+    [1e-5, TemperatureSchedule(initial=4.0, final=1e-300, kind="step", gamma=1e-200)],
+    ids=["scalar", "schedule-to-a-tiny-final"],
+)
+def test_a_temperature_too_small_to_compute_with_is_refused_before_any_fit(
+    iris, temperature, monkeypatch
+):
+    X, y = iris
+    fits = []
+    monkeypatch.setattr(LogisticRegression, "fit", lambda self, *a, **k: fits.append(1))
+    with pytest.raises(ValueError, match=r"gives T=\d?e-\d+ at generation [12]; a temperature"):
+        SelfDistillationClassifier(n_generations=3, temperature=temperature).fit(X, y)
+    assert fits == []
+
+
+def test_the_smallest_temperature_still_gives_finite_targets(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(n_generations=2, temperature=1e-3).fit(X, y)
+    assert np.all(np.isfinite(clf.predict_proba(X)))
