@@ -1,25 +1,8 @@
 """The scale benchmarks run end to end (``--quick``), and leave the results files alone."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _run(script):
-    results = sorted((BENCHMARKS / "results").iterdir())
-    before = {path: path.read_bytes() for path in results}
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert {path: path.read_bytes() for path in results} == before  # --quick writes nothing
-    return done.stdout
+from _bench_runs import run_quick
 
 
 def _row(text, label):
@@ -28,7 +11,7 @@ def _row(text, label):
 
 
 def test_nystroem_benchmark_closed_form_generations_score_as_the_refits():
-    out = _run("bench_krr_nystroem.py")
+    out = run_quick("bench_krr_nystroem.py")
     ours = _row(out, "(a) ours, Nystroem")
     refits = _row(out, "(b) refit loop, Nystroem")
     assert ours[:5] == refits[:5] and all(re.fullmatch(r"0\.\d{4}", r2) for r2 in ours[:5])
@@ -37,7 +20,7 @@ def test_nystroem_benchmark_closed_form_generations_score_as_the_refits():
 
 
 def test_generation_cost_benchmark_has_a_row_per_path_and_a_ratio_per_column():
-    out = _run("bench_generation_cost.py")
+    out = run_quick("bench_generation_cost.py")
     for path in ("closed form", "sample weight", "skorch net"):
         cells = _row(out, path)
         assert len(cells) == 6

@@ -6,11 +6,9 @@ import re
 import subprocess
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from _bench_runs import BENCHMARKS, run_quick
 
 
 def _common():
@@ -106,26 +104,12 @@ def test_reset_peak_rss_makes_the_next_allocation_raise_the_peak():
     )
 
 
-def _quick(script):
-    results = sorted((BENCHMARKS / "results").iterdir())
-    before = {path: path.read_bytes() for path in results}
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert {path: path.read_bytes() for path in results} == before  # --quick writes nothing
-    return done.stdout
-
-
 def _rows(stdout):
     return dict(re.findall(r"^\| ([^|]+?) \| ([0-9.]+)", stdout, flags=re.MULTILINE))
 
 
 def test_quick_noisy_label_study_scores_every_arm_and_states_its_goals():
-    out = _quick("bench_noisy_nets.py")
+    out = run_quick("bench_noisy_nets.py")
     rows = _rows(out)
     assert len(rows) == 18 and all(0 <= float(v) <= 100 for v in rows.values())
     assert {"early-stopped (patience tuned)", "early-stopped, ensemble of 2 seeds"} <= set(rows)
@@ -135,7 +119,7 @@ def test_quick_noisy_label_study_scores_every_arm_and_states_its_goals():
 
 
 def test_quick_few_label_study_starts_from_the_plain_net_on_the_labelled_rows():
-    out = _quick("bench_few_labels.py")
+    out = run_quick("bench_few_labels.py")
     rows = _rows(out)
     assert len(rows) == 10 and all(0 <= float(v) <= 100 for v in rows.values())
     # Generation 0 is the plain net of the same setting and seed, fit on the labelled rows.
