@@ -124,3 +124,27 @@ def traced_peak():
     finally:
         reading["mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
+
+
+def synthetic_images(n_per_class, spread, n_train):
+    """A stand-in for flattened 28x28 images, for ``--quick`` runs: ten classes.
+
+    Each class is a fixed random mean image plus Gaussian noise of std ``spread``,
+    clipped to [0, 1] (seeded), so a net can learn it in a few epochs. Returns
+    ``(X_train, y_train, X_test, y_test)``, the first ``n_train`` rows for training.
+    """
+    rng = np.random.default_rng(0)
+    centers = rng.random((10, 784)).astype(np.float32)
+    y = np.tile(np.arange(10), n_per_class)
+    X = np.clip(centers[y] + spread * rng.standard_normal((y.size, 784)), 0, 1)
+    X = X.astype(np.float32)
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+def fashion_mnist_flat():
+    """Fashion-MNIST's published splits, flattened: ``(X_train, y_train, X_test, y_test)``."""
+    from sklearn_selfdistill import datasets
+
+    X, y = datasets.load_fashion_mnist(split="train", flatten=True)
+    X_test, y_test = datasets.load_fashion_mnist(split="test", flatten=True)
+    return X, y, X_test, y_test

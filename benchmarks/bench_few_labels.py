@@ -50,9 +50,15 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import command_line, footer, markdown_table
+from _common import (
+    command_line,
+    fashion_mnist_flat,
+    footer,
+    markdown_table,
+    synthetic_images,
+)
 
-from sklearn_selfdistill import SelfDistillationClassifier, datasets
+from sklearn_selfdistill import SelfDistillationClassifier
 from sklearn_selfdistill.datasets import hide_labels
 from sklearn_selfdistill.nn.models import MLP
 
@@ -260,16 +266,8 @@ def tables(rows, plan):
 
 
 def load(quick):
-    if quick:  # synthetic 28x28 "images" with class-dependent means
-        rng = np.random.default_rng(0)
-        centers = rng.random((10, 784)).astype(np.float32)
-        y = np.tile(np.arange(10), 100)
-        X = np.clip(centers[y] + 0.4 * rng.standard_normal((y.size, 784)), 0, 1)
-        X = X.astype(np.float32)
-        return X[:700], y[:700], X[700:], y[700:]
-    X, y = datasets.load_fashion_mnist(split="train", flatten=True)
-    X_test, y_test = datasets.load_fashion_mnist(split="test", flatten=True)
-    return X, y, X_test, y_test
+    """Fashion-MNIST, or for ``--quick`` synthetic images a net can learn."""
+    return synthetic_images(100, 0.4, 700) if quick else fashion_mnist_flat()
 
 
 def main(argv=None):

@@ -50,9 +50,15 @@ from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import command_line, footer, markdown_table
+from _common import (
+    command_line,
+    fashion_mnist_flat,
+    footer,
+    markdown_table,
+    synthetic_images,
+)
 
-from sklearn_selfdistill import SelfDistillationClassifier, datasets
+from sklearn_selfdistill import SelfDistillationClassifier
 from sklearn_selfdistill.datasets import flip_labels
 from sklearn_selfdistill.nn import EMATeacher
 from sklearn_selfdistill.nn.models import MLP
@@ -283,15 +289,8 @@ def tables(rows, plan):
 
 
 def load(quick):
-    if quick:  # synthetic 28x28 "images": class-dependent means, so a net can learn them
-        rng = np.random.default_rng(0)
-        centers = rng.random((10, 784)).astype(np.float32)
-        y = np.tile(np.arange(10), 120)
-        X = np.clip(centers[y] + 0.3 * rng.standard_normal((y.size, 784)), 0, 1)
-        return X[:1000].astype(np.float32), y[:1000], X[1000:].astype(np.float32), y[1000:]
-    X, y = datasets.load_fashion_mnist(split="train", flatten=True)
-    X_test, y_test = datasets.load_fashion_mnist(split="test", flatten=True)
-    return X, y, X_test, y_test
+    """Fashion-MNIST, or for ``--quick`` synthetic images a net can learn."""
+    return synthetic_images(120, 0.3, 1000) if quick else fashion_mnist_flat()
 
 
 def main(argv=None):
