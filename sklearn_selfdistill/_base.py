@@ -506,6 +506,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                     self.alpha,
                     temperature,
                 )
+            student.announce(estimator, generation, self.alpha, temperature)
             model = student.fit(
                 clone(estimator),
                 fit.X_train,

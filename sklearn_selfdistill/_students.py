@@ -8,6 +8,8 @@ The generation loop in ``_base.py`` only speaks to a ``Student``:
   fresh estimator on them (``teacher``: the previous fitted generation, None for
   generation 0);
 - ``output(estimator, X)`` is what a fitted generation passes on as a teacher;
+- ``announce(estimator, generation, alpha, temperature)`` tells the user, before a
+  generation's fit, what its own progress output means (a verbose net's epoch table);
 - ``scoring_view(model, X)`` is what the scorer sees (a student that already knows
   the model's predictions on X can spare the scorer a predict).
 
@@ -43,6 +45,9 @@ class Student:
     def scoring_view(self, model, X):
         """What the scorer should see for ``model`` scored on ``X``."""
         return model
+
+    def announce(self, estimator, generation, alpha, temperature):
+        """Before the fit of ``generation``: nothing to say for most estimators."""
 
 
 class RegressorStudent(Student):

@@ -95,7 +95,7 @@ def test_ctrl_c_in_a_skorch_generation_stops_fit_and_keeps_only_finished_generat
     assert status == 0, err
     # The payload is armed: generation 0 ran its 40 epochs and generation 1 had begun
     # when the signal came (skorch alone would have returned 40, 2, 40 epochs).
-    assert "epoch NeuralNetClassifier 40" in out
+    assert "epoch TensorBatchNetClassifier 40" in out  # generation 0, fed by slices
     ended = json.loads(out.strip().splitlines()[-1])
     assert ended["ended"] == "KeyboardInterrupt", ended
     assert "during the fit of generation 1" in ended["message"]

@@ -17,13 +17,14 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.utils import get_tags
-from skorch import NeuralNetClassifier
+from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 from skorch.dataset import Dataset
-from skorch.utils import to_tensor
+from skorch.utils import to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
 from .._students import Student
+from ._fast import TensorBatchesMixin, TensorBatchNetClassifier, as_user_class, library_class
 from .callbacks import AugmentedTeacher
 from .losses import UNLABELED, DistillationLoss
 
@@ -92,8 +93,25 @@ class _SoftTargets:
         self.teacher_log_probs = teacher_log_probs.to(device)
         self.all_labeled = bool((codes != UNLABELED).all())
 
+    def to(self, device):
+        """On ``device`` (where an accelerator put the module), moved once."""
+        if self.codes.device != device:
+            self.codes = self.codes.to(device)
+            self.teacher_log_probs = self.teacher_log_probs.to(device)
+        return self
 
-class SoftTargetNetClassifier(NeuralNetClassifier):
+
+def net_device(net):
+    """The device of the net's module: its ``device``, or (None, as with an accelerator)
+    that of its first parameter."""
+    if net.device is not None:
+        return torch.device(net.device)
+    module = getattr(net, "module_", None)
+    parameter = None if module is None else next(module.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
+
+
+class SoftTargetNetClassifier(TensorBatchNetClassifier):
     """A NeuralNetClassifier that learns from teacher logits carried in ``y``.
 
     Fit it with ``y = pack_targets(class_indices, teacher_logits)`` (``-1`` for
@@ -105,7 +123,10 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
     keeps the class indices and the teacher's softened log-probabilities (computed
     once, at the criterion's temperature) in tensors on the net's device, and the
     batches carry row numbers, so that a batch costs what a batch of plain labels
-    costs plus two lookups. The tensors are released when ``fit`` returns.
+    costs plus two lookups. The tensors are released when ``fit`` returns. So in
+    ``get_loss`` (and in any override of it, which must pass it on unchanged to
+    ``super().get_loss``), ``y_true`` holds the rows' numbers in the training set;
+    :meth:`codes_of_rows` gives their class indices.
 
     With an :class:`~sklearn_selfdistill.nn.callbacks.AugmentedTeacher` among its
     callbacks and a ``teacher_net_`` set for the time of the fit, the teacher's logits
@@ -149,7 +170,15 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
         ]
 
     def _codes_of_rows(self, rows):
-        return self.soft_targets_.codes_numpy[np.asarray(rows, dtype=np.int64)]
+        return self.soft_targets_.codes_numpy[to_numpy(torch.as_tensor(rows)).astype(np.int64)]
+
+    def codes_of_rows(self, y_true):
+        """The class indices (``-1``: unlabelled) of the rows a batch's ``y_true`` numbers.
+
+        For a subclass's ``get_loss`` that needs the labels, during ``fit`` only.
+        """
+        targets = self.soft_targets_
+        return targets.codes[torch.as_tensor(y_true, device=targets.codes.device)]
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Fit on ``y = pack_targets(class_indices, teacher_logits)``; see skorch."""
@@ -186,7 +215,7 @@ class SoftTargetNetClassifier(NeuralNetClassifier):
         return self.train_split(dataset, self._codes_of_rows(y), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        targets = self.soft_targets_
+        targets = self.soft_targets_.to(y_pred.device)
         rows = torch.as_tensor(y_true, device=targets.codes.device)
         if self.criterion_.alpha == 0.0:
             teacher = None
@@ -237,16 +266,19 @@ def probe_output(net, X):
         probe = clone(net).initialize()
         probe.module_.eval()
         with torch.inference_mode():
-            return probe.infer(to_tensor(X[:2], device=probe.device))
+            return probe.infer(to_tensor(X[:2], device=net_device(probe)))
 
 
 def _plain_loading(net, X):
     """Whether skorch would only cut ``X`` into batches, with no transform of its own."""
+    cls = type(net)
     return (
         isinstance(X, np.ndarray | torch.Tensor)
         and net.dataset is Dataset
         and net.iterator_valid is DataLoader
         and "collate_fn" not in net.get_params_for("iterator_valid")
+        and cls.get_dataset is NeuralNet.get_dataset
+        and cls.get_iterator in (NeuralNet.get_iterator, TensorBatchesMixin.get_iterator)
     )
 
 
@@ -263,14 +295,38 @@ def teacher_logits(net, X, kind):
             net.module_.eval()
             size = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
             size = len(X) if size in (None, -1) else size
+            device = net_device(net)
             batches = (
-                net.infer(to_tensor(X[start : start + size], device=net.device))
+                net.infer(to_tensor(X[start : start + size], device=device))
                 for start in range(0, len(X), size)
             )
         else:
             batches = net.forward_iter(X, training=False)
         outputs = [as_logits(batch, kind).float().cpu() for batch in batches]
     return torch.cat(outputs).numpy()
+
+
+def generation_header(generation, alpha, temperature, loss=None, targets="the labels"):
+    """The line above a verbose net's epoch table: which generation, what its loss is.
+
+    ``loss`` names a regression net's criterion (None: a classifier's losses).
+    """
+    teacher = "" if generation == 0 else f", teacher: generation {generation - 1}"
+    if loss is not None:
+        if generation > 0 and alpha > 0:
+            targets = f"{alpha:g} * teacher + {1 - alpha:g} * y"
+        meaning = f"the net's {loss} against {targets}"
+    elif generation == 0:
+        meaning = "the cross-entropy of the labels (a plain fit)"
+    elif alpha == 0:
+        meaning = "the cross-entropy of the labels (alpha=0: no teacher term)"
+    else:
+        meaning = (
+            f"{alpha:g} * T^2 * KL(teacher || student, both at T={temperature:g}) + "
+            f"{1 - alpha:g} * cross-entropy of the labels, not on the scale of generation "
+            f"0's cross-entropy"
+        )
+    return f"Generation {generation}{teacher}. train_loss and valid_loss: {meaning}."
 
 
 class _NetTargets:
@@ -308,11 +364,10 @@ class SkorchClassifierStudent(Student):
     """Trains skorch ``NeuralNetClassifier`` generations with DistillationLoss."""
 
     def __init__(self, net, classes, X, teacher_predictions="in_sample"):
-        if type(net) is not NeuralNetClassifier:
+        if not isinstance(net, NeuralNetClassifier):
             raise TypeError(
-                f"SelfDistillationClassifier trains skorch.NeuralNetClassifier nets; got "
-                f"{type(net).__name__}. Subclasses are not supported yet: their overrides "
-                f"would be lost in the distilled generations."
+                f"SelfDistillationClassifier trains skorch.NeuralNetClassifier nets and "
+                f"their subclasses; got {type(net).__name__}, which is not one."
             )
         _check_module_is_a_class(net)
         if teacher_predictions != "in_sample" and any(
@@ -354,9 +409,13 @@ class SkorchClassifierStudent(Student):
         fit_params = fit_params or {}
         n_classes = self.classes.shape[0]
         if targets.logits is None:
+            # The user's class, fed by the library's in-memory batches where it can be.
             labeled = targets.codes != UNLABELED
-            net = estimator.set_params(classes=np.arange(n_classes))
-            return net.fit(X[labeled], targets.codes[labeled], **fit_params)
+            params = estimator.get_params(deep=False)
+            params["classes"] = np.arange(n_classes)
+            net = library_class(type(estimator), TensorBatchNetClassifier)(**params)
+            net.fit(X[labeled], targets.codes[labeled], **fit_params)
+            return as_user_class(net, type(estimator))
         params = {
             key: value
             for key, value in estimator.get_params(deep=False).items()
@@ -371,12 +430,17 @@ class SkorchClassifierStudent(Student):
             criterion__temperature=targets.temperature,
             output_kind=self.kind,
         )
-        student = start_from_teacher(SoftTargetNetClassifier(**params), teacher)
+        net_class = library_class(type(estimator), SoftTargetNetClassifier)
+        student = start_from_teacher(net_class(**params), teacher)
         student.teacher_net_ = teacher
         try:
             return student.fit(X, pack_targets(targets.codes, targets.logits), **fit_params)
         finally:
             del student.teacher_net_
+
+    def announce(self, estimator, generation, alpha, temperature):
+        if estimator.verbose:
+            print(generation_header(generation, alpha, temperature), flush=True)
 
     def output(self, estimator, X):
         return teacher_logits(estimator, X, self.kind)

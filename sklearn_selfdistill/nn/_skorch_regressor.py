@@ -21,6 +21,7 @@ from skorch import NeuralNetRegressor
 
 from .._students import Student
 from . import _skorch
+from ._fast import TensorBatchNetRegressor, as_user_class, library_class
 from ._skorch import _check_module_is_a_class
 
 
@@ -60,11 +61,11 @@ class SkorchRegressorStudent(Student):
     """
 
     def __init__(self, net, X, y):
-        if type(net) is not NeuralNetRegressor:
+        if not isinstance(net, NeuralNetRegressor):
             raise TypeError(
-                f"SelfDistillationRegressor trains skorch.NeuralNetRegressor nets; got "
-                f"{type(net).__name__}. Subclasses of NeuralNetRegressor are not supported "
-                f"yet, and a NeuralNetClassifier belongs in SelfDistillationClassifier."
+                f"SelfDistillationRegressor trains skorch.NeuralNetRegressor nets and their "
+                f"subclasses; got {type(net).__name__}, which is not one (a "
+                f"NeuralNetClassifier belongs in SelfDistillationClassifier)."
             )
         _check_module_is_a_class(net)
         self.target_shape = self._target_shape(net, X, y)
@@ -106,7 +107,18 @@ class SkorchRegressorStudent(Student):
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
         # sample_weight is always None: the meta-estimator refuses it before any training,
         # as NeuralNetRegressor.fit takes none.
-        return _skorch.start_from_teacher(estimator, teacher).fit(X, targets, **(fit_params or {}))
+        # The user's class, fed by the library's in-memory batches where it can be.
+        net_class = library_class(type(estimator), TensorBatchNetRegressor)
+        net = net_class(**estimator.get_params(deep=False))
+        _skorch.start_from_teacher(net, teacher).fit(X, targets, **(fit_params or {}))
+        return as_user_class(net, type(estimator))
+
+    def announce(self, estimator, generation, alpha, temperature):
+        if estimator.verbose:
+            criterion = estimator.criterion
+            name = getattr(criterion, "__name__", type(criterion).__name__)
+            header = _skorch.generation_header(generation, alpha, None, loss=name, targets="y")
+            print(header, flush=True)
 
     def output(self, estimator, X):
         # A regression net's raw outputs are left alone by ``as_logits(..., "logits")``.
