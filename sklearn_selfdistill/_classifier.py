@@ -80,8 +80,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
     teacher's distribution on them (the ground-truth term is absent there). This is
     Noisy Student without the noise.
 
-    A :class:`skorch.NeuralNetClassifier` (the ``torch`` extra; the module passed as
-    a class) is trained as Born-Again networks: generation ``g >= 1`` starts from
+    A :class:`skorch.NeuralNetClassifier` or a subclass of it (the ``torch`` extra;
+    the module passed as a class; a subclass's overrides run in every generation) is
+    trained as Born-Again networks: generation ``g >= 1`` starts from
     fresh weights and a fresh optimizer (from its teacher's weights if the net has
     ``warm_start=True``) and minimises
     :class:`~sklearn_selfdistill.nn.DistillationLoss`,

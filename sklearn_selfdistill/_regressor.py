@@ -68,9 +68,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     are the net's float32 outputs. A 1-D ``y`` is fit as a column when the module
     returns ``(N, 1)`` (or as it is when the module returns ``(N,)``), and predictions
     are 1-D again; a 2-D ``y`` needs a module that returns its number of columns. One
-    forward pass on two rows checks this before any training. ``sample_weight``,
-    ``NaN`` and subclasses of ``NeuralNetRegressor`` are refused;
-    ``generations_[g].history`` is that generation's skorch history. With the net's
+    forward pass on two rows checks this before any training. ``sample_weight``
+    and ``NaN`` are refused; a subclass of ``NeuralNetRegressor`` is kept (its
+    overrides run in every generation); ``generations_[g].history`` is that
+    generation's skorch history. With the net's
     ``warm_start=True``, generation ``g >= 1`` starts from its teacher's weights
     instead (with a fresh optimizer).
 

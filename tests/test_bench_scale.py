@@ -26,3 +26,24 @@ def test_generation_cost_benchmark_has_a_row_per_path_and_a_ratio_per_column():
         assert len(cells) == 6
         # (the per-generation slope of a --quick run can come out below zero on a busy machine)
         assert all(re.match(r"-?\d+\.\d+x", cell) for cell in cells[1:])
+
+
+def test_nn_overhead_benchmark_has_every_way_and_a_verdict_per_goal():
+    out = run_quick("bench_nn_overhead.py")
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith("| way")
+    ]
+    ways = [row[0] for row in rows]
+    for way in ("skorch", "gen 0", "hand", "gen", "hand distill"):
+        assert ways.count(way) == 3, way  # in each of the three tables
+    assert ways.count("gen 0, per-image RandAugment") == 1
+    for way, seconds, reference, ratio, spread, goal in rows:
+        assert re.fullmatch(r"\d+\.\d{2}", seconds) and re.fullmatch(r"\d+\.\d{2}", ratio)
+        assert re.fullmatch(r"\d+\.\d{2} to \d+\.\d{2}", spread)
+        assert reference == ("hand distill" if way in ("gen", "hand distill") else "hand")
+        # Each goal gets the verdict its measured ratio earns.
+        if way in ("gen 0", "gen"):
+            limit = float(re.search(r"<= (\d\.\d+)", goal).group(1))
+            assert goal.endswith("not met") == (float(ratio) > limit), (way, ratio, goal)
