@@ -1,14 +1,16 @@
 """The adapter that trains a skorch net on its teacher's logits.
 
-Generation 0 is a clone of the user's own net fit on the labelled rows. Generations
-``g >= 1`` are :class:`SoftTargetNetClassifier` nets built from the same parameters with
-:class:`~sklearn_selfdistill.nn.DistillationLoss` as criterion: each starts from fresh
-weights and a fresh optimizer (skorch re-initializes on ``fit``), and its teacher is the
-previous generation's fitted net, a separate object used in eval mode only. The teacher's
-logits on the training rows are computed once per generation, in batches, under
-``torch.inference_mode()``, kept on the CPU, and travel with ``y``: one float32 array whose
-first column is the class index and whose other columns are the logits, so that no
-teacher forward pass runs per student step. The student keeps them in tensors for the
+Generation 0 is the user's own net (the same class and parameters) fit on the labelled
+rows. Generations ``g >= 1`` are nets of the user's class with
+:class:`SoftTargetNetClassifier` behind it (see ``_fast.library_class``), built from the
+same parameters with :class:`~sklearn_selfdistill.nn.DistillationLoss` as criterion.
+Every generation is fed by the in-memory batches of ``_fast`` where it can be. Each
+starts from fresh weights and a fresh optimizer (skorch re-initializes on ``fit``), and
+its teacher is the previous generation's fitted net, a separate object used in eval
+mode only. The teacher's logits on the training rows are computed once per generation,
+in batches, under ``torch.inference_mode()``, kept on the CPU, and travel with ``y``: one
+float32 array whose first column is the class index and whose other columns are the
+logits, so that no teacher forward pass runs per student step. The student keeps them in tensors for the
 time of its fit and its batches carry row numbers (see :class:`SoftTargetNetClassifier`).
 """
 
