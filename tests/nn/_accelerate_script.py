@@ -2,10 +2,13 @@
 
 Run by tests/nn/test_fast.py with two CPU processes:
 ``ACCELERATE_USE_CPU=1 python -m torch.distributed.run --standalone --nproc_per_node 2
-tests/nn/_accelerate_script.py``; each process prints one JSON line.
+tests/nn/_accelerate_script.py OUT_DIR``; each process writes ``rank<r>.json`` there
+(not to the shared standard output, where two lines can interleave).
 """
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,4 +64,5 @@ report = {
     "accuracy": float((proba.argmax(1) == y).mean()),
     "proba": proba[:5].round(6).tolist(),
 }
-print(json.dumps(report), flush=True)
+out = Path(sys.argv[1]) / f"rank{accelerator.process_index}.json"
+out.write_text(json.dumps(report))
