@@ -10,8 +10,9 @@ its teacher is the previous generation's fitted net, a separate object used in e
 mode only. The teacher's logits on the training rows are computed once per generation,
 in batches, under ``torch.inference_mode()``, kept on the CPU, and travel with ``y``: one
 float32 array whose first column is the class index and whose other columns are the
-logits, so that no teacher forward pass runs per student step. The student keeps them in tensors for the
-time of its fit and its batches carry row numbers (see :class:`SoftTargetNetClassifier`).
+logits, so that no teacher forward pass runs per student step. The student keeps them in
+tensors for the time of its fit and its batches carry row numbers (see
+:class:`SoftTargetNetClassifier`).
 """
 
 import numpy as np
