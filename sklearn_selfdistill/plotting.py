@@ -4,7 +4,6 @@ matplotlib is imported only when a plot is drawn, so this module imports without
 """
 
 import copy
-import warnings
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -93,8 +92,6 @@ class GenerationCurveDisplay:
         The y-axis label.
     name : str, default=None
         The legend's title, usually the estimator's name; None for no title.
-    estimator_name : str, default=None
-        Deprecated alias of ``name``, the name scikit-learn's Displays used before 1.7.
 
     Attributes
     ----------
@@ -147,16 +144,7 @@ class GenerationCurveDisplay:
         best_generation=None,
         score_name="score",
         name=None,
-        estimator_name=None,
     ):
-        if estimator_name is not None:
-            warnings.warn(
-                "estimator_name is deprecated; pass name instead, as scikit-learn's Displays "
-                "take it since 1.7.",
-                FutureWarning,
-                stacklevel=2,
-            )
-            name = estimator_name if name is None else name
         self.generations = generations
         self.train_scores = train_scores
         self.validation_scores = validation_scores
@@ -191,7 +179,6 @@ class GenerationCurveDisplay:
         mark_best=True,
         negate_score=False,
         score_name=None,
-        **kwargs,
     ):
         """Draw one line per available curve and mark the best generation.
 
@@ -214,8 +201,6 @@ class GenerationCurveDisplay:
             then drops the ``neg_`` prefix.
         score_name : str, default=None
             The y-axis label; None uses the display's ``score_name``.
-        **kwargs : dict
-            Deprecated: keyword arguments for every curve; pass ``curve_kwargs``.
 
         Returns
         -------
@@ -226,14 +211,6 @@ class GenerationCurveDisplay:
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
-        if kwargs:
-            warnings.warn(
-                f"Passing line properties as keyword arguments of plot "
-                f"({', '.join(sorted(kwargs))}) is deprecated; pass curve_kwargs="
-                f"{kwargs!r} instead.",
-                FutureWarning,
-                stacklevel=2,
-            )
         per_curve = _split_curve_kwargs(curve_kwargs)
         curves = self._curves()
         if ax is None:
@@ -244,7 +221,7 @@ class GenerationCurveDisplay:
             curve: ax.plot(
                 generations,
                 sign * scores,
-                **{"marker": "o", "label": curve, **kwargs, **per_curve[curve]},
+                **{"marker": "o", "label": curve, **per_curve[curve]},
             )[0]
             for curve, scores in curves.items()
         }

@@ -180,17 +180,6 @@ def test_plot_from_scores_passes_curve_kwargs_to_every_curve_or_per_curve():
         display.plot(curve_kwargs=[{"color": "red"}])
 
 
-def test_deprecated_names_warn_and_still_work():
-    with pytest.warns(FutureWarning, match="estimator_name is deprecated; pass name"):
-        display = GenerationCurveDisplay(
-            generations=[0, 1], train_scores=[0.5, 0.6], estimator_name="old"
-        )
-    assert display.name == "old"
-    with pytest.warns(FutureWarning, match="pass curve_kwargs"):
-        display.plot(linestyle=":")
-    assert display.lines_["train"].get_linestyle() == ":"
-
-
 def test_neg_scorers_are_drawn_as_positive_errors():
     X, y = make_regression(n_samples=80, n_features=4, noise=20.0, random_state=0)
     regressor = SelfDistillationRegressor(
