@@ -13,13 +13,24 @@ meta-estimator calls :func:`raise_if_interrupted`, which raises ``KeyboardInterr
 if a SIGINT came while the estimator was fitting, whether or not the estimator let it
 through. Only the main thread can install a signal handler: elsewhere, and where
 SIGINT is ignored or ends the process without Python's handler, this does nothing.
+
+The count belongs to the thread whose ``fit`` is running: a fit in another thread
+(GridSearchCV's threading backend, a user's worker) neither shares the main thread's
+handler nor sees its count.
 """
 
 import signal
 import threading
 from contextlib import contextmanager
 
-_state = {"depth": 0, "count": 0}
+class _ThreadState(threading.local):
+    """Per thread: how deep in nested blocks, and SIGINTs counted by the outermost."""
+
+    depth = 0
+    count = 0
+
+
+_state = _ThreadState()
 
 
 def _installable():
@@ -29,12 +40,13 @@ def _installable():
 @contextmanager
 def noticing_interrupts():
     """Count SIGINTs for the time of the block (nested blocks share the outermost)."""
-    if _state["depth"] or not _installable():
-        _state["depth"] += 1
+    state = _state
+    if state.depth or not _installable():
+        state.depth += 1
         try:
             yield
         finally:
-            _state["depth"] -= 1
+            state.depth -= 1
         return
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous):  # SIG_IGN, SIG_DFL (the process ends) or not set by Python
@@ -42,15 +54,15 @@ def noticing_interrupts():
         return
 
     def counting(signum, frame):
-        _state["count"] += 1
+        state.count += 1  # Python runs signal handlers in the main thread: its state
         previous(signum, frame)
 
     signal.signal(signal.SIGINT, counting)
-    _state["depth"], _state["count"] = 1, 0
+    state.depth, state.count = 1, 0
     try:
         yield
     finally:
-        _state["depth"], _state["count"] = 0, 0
+        state.depth, state.count = 0, 0
         signal.signal(signal.SIGINT, previous)
 
 
@@ -59,7 +71,7 @@ def raise_if_interrupted(what):
 
     ``what`` says what was cut short, for the message.
     """
-    if _state["count"]:
+    if _state.count:
         raise KeyboardInterrupt(
             f"interrupted (SIGINT) during {what}; it is not kept, as if it had not started"
         )

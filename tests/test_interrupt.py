@@ -11,12 +11,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 import torch
 
 from sklearn_selfdistill._interrupt import noticing_interrupts, raise_if_interrupted
-from sklearn_selfdistill._lineage import Lineage
+from sklearn_selfdistill.cli._lineage import Lineage
 
 pytest.importorskip("skorch")
 
@@ -173,3 +174,35 @@ def test_the_signal_handler_is_restored_and_other_interrupts_are_left_alone():
             raise_if_interrupted("a test")
     assert signal.getsignal(signal.SIGINT) is before
     raise_if_interrupted("after the block")  # the count ended with the block
+
+
+def test_a_fit_in_another_thread_shares_neither_the_handler_nor_the_count():
+    before = signal.getsignal(signal.SIGINT)
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def worker():
+        with noticing_interrupts():
+            inside.set()
+            release.wait(10)
+            try:
+                raise_if_interrupted("the worker's fit")
+                seen.append("not interrupted")
+            except KeyboardInterrupt:
+                seen.append("interrupted")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert inside.wait(10)
+    try:
+        with noticing_interrupts():
+            # The worker's block is open, yet the main thread's fit counts its own SIGINTs.
+            assert signal.getsignal(signal.SIGINT) is not before
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+            with pytest.raises(KeyboardInterrupt, match="during the main fit"):
+                raise_if_interrupted("the main fit")
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen == ["not interrupted"]
+    assert signal.getsignal(signal.SIGINT) is before
