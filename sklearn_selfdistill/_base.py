@@ -340,6 +340,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         self : object
             Fitted meta-estimator.
         """
+        self._forget_final_estimator()
         X, y = self._validate_fit_data(X, y)
         estimator = clone(self._template())
         sample_weight = self._check_fit_sample_weight(sample_weight, X, estimator)
@@ -381,6 +382,16 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         )
         self.estimator_ = self._final_estimator()
         return self
+
+    def __sklearn_is_fitted__(self):
+        # ``generations_`` alone does not make a fitted estimator: a fit that failed
+        # part-way leaves its generations there for a warm start.
+        return hasattr(self, "estimator_")
+
+    def _forget_final_estimator(self):
+        """A fit that fails leaves no ``estimator_`` of an earlier fit behind."""
+        for name in ("estimator_", "n_generations_", "best_generation_"):
+            self.__dict__.pop(name, None)
 
     def _start_lineage(self):
         """Empty lineage, or with ``warm_start=True`` the generations already there.

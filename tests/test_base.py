@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris, make_regression
+from sklearn.exceptions import NotFittedError
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -445,3 +446,25 @@ def test_warm_start_after_a_plateau_fits_nothing():
     clf.fit(X, y)
     assert clf.generations_ == before
     assert clf.termination_condition_ == "plateau"
+
+
+@pytest.mark.parametrize("fitted_before", [False, True])
+def test_a_fit_that_fails_part_way_leaves_an_unfitted_estimator(iris, fitted_before):
+    X, y = iris
+
+    def fail_at_generation_1(generation, model, row):
+        if generation == 1:
+            raise RuntimeError("stop here")
+
+    clf = SelfDistillationClassifier(n_generations=3)
+    if fitted_before:  # a refit that fails leaves nothing of the earlier fit to predict with
+        clf.fit(X, y)
+    with pytest.raises(RuntimeError, match="stop here"):
+        clf.set_params(on_generation_end=fail_at_generation_1).fit(X, y)
+    assert len(clf.generations_) == 2  # kept for a warm start
+    for method in ("predict", "predict_proba", "decision_function", "score"):
+        args = (X, y) if method == "score" else (X,)
+        with pytest.raises(NotFittedError):
+            getattr(clf, method)(*args)
+    with pytest.raises(NotFittedError):
+        next(clf.staged_predict(X))
