@@ -1,5 +1,6 @@
 """BaseSelfDistillation: validation, the generation loop, plateau stop, history, staging."""
 
+import inspect
 import time
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -75,9 +76,14 @@ def _routing_enabled():
     return get_config()["enable_metadata_routing"]
 
 
+def _weights_at(sample_weight, rows):
+    return None if sample_weight is None else sample_weight[rows]
+
+
 class _FitData:
     """The rows of one fit: all of them, the training rows, the validation rows, and
-    the labelled training rows the training score is computed on."""
+    the labelled training rows the training score is computed on (with their weights:
+    the scores weigh rows as the fit does)."""
 
     def __init__(self, X, y, base, sample_weight, fit_params, labeled, train, validation):
         n = y.shape[0]
@@ -88,15 +94,39 @@ class _FitData:
         else:
             self.X_train = _safe_indexing(X, train)
             self.base_train = base[train]
-            self.sw_train = None if sample_weight is None else sample_weight[train]
+            self.sw_train = _weights_at(sample_weight, train)
             self.params_train = index_params(fit_params, train, n)
             self.X_val, self.y_val = _safe_indexing(X, validation), y[validation]
+            self.sw_val = _weights_at(sample_weight, validation)
         self.y_train = y[train]
         if labeled[train].all():
             self.X_scored, self.y_scored = self.X_train, self.y_train
+            self.sw_scored = self.sw_train
         else:
             scored = train[labeled[train]]
             self.X_scored, self.y_scored = _safe_indexing(X, scored), y[scored]
+            self.sw_scored = _weights_at(sample_weight, scored)
+
+
+def _score(scorer, model, X, y, sample_weight):
+    """``scorer(model, X, y)``, weighted where there are weights and the scorer takes them.
+
+    A scorer made by scikit-learn (a name, ``None``, ``make_scorer``) takes
+    ``sample_weight``; a plain function ``scoring(estimator, X, y)`` may not.
+    """
+    if sample_weight is None or not _takes_sample_weight(scorer):
+        return float(scorer(model, X, y))
+    return float(scorer(model, X, y, sample_weight=sample_weight))
+
+
+def _takes_sample_weight(scorer):
+    try:
+        parameters = inspect.signature(scorer).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "sample_weight" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
 
 
 def _fold_output(student, estimator, fit, targets, fold_train, fold_test):
@@ -106,7 +136,7 @@ def _fold_output(student, estimator, fit, targets, fold_train, fold_test):
         estimator,
         _safe_indexing(fit.X_train, fold_train),
         targets[fold_train],
-        sample_weight=None if fit.sw_train is None else fit.sw_train[fold_train],
+        sample_weight=_weights_at(fit.sw_train, fold_train),
         fit_params=index_params(fit.params_train, fold_train, n),
     )
     raise_if_interrupted("a cross-fit fold's fit")
@@ -436,11 +466,11 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         def record(model, generation, temperature, start):
             fit_time = time.perf_counter() - start
             view = student.scoring_view(model, fit.X_scored)
-            train_score = float(scorer(view, fit.X_scored, fit.y_scored))
+            train_score = _score(scorer, view, fit.X_scored, fit.y_scored, fit.sw_scored)
             validation_score = None
             if fit.validation is not None:
                 view = student.scoring_view(model, fit.X_val)
-                validation_score = float(scorer(view, fit.X_val, fit.y_val))
+                validation_score = _score(scorer, view, fit.X_val, fit.y_val, fit.sw_val)
             self.generations_.append(model)
             self.history_.append(
                 {

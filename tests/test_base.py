@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits, load_iris, make_regression
 from sklearn.exceptions import NotFittedError
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
@@ -468,3 +469,41 @@ def test_a_fit_that_fails_part_way_leaves_an_unfitted_estimator(iris, fitted_bef
             getattr(clf, method)(*args)
     with pytest.raises(NotFittedError):
         next(clf.staged_predict(X))
+
+
+@pytest.mark.parametrize("scoring", [None, "accuracy", "neg_log_loss"])
+def test_history_scores_weigh_rows_as_the_fit_does(iris, scoring):
+    X, y = iris
+    weights = np.random.RandomState(0).choice([0.1, 1.0, 5.0], size=y.shape[0])
+    clf = SelfDistillationClassifier(n_generations=2, scoring=scoring, alpha=0.9)
+    clf.fit(X, y, sample_weight=weights)
+    scorer = get_scorer(scoring or "accuracy")
+    for model, row in zip(clf.generations_, clf.history_, strict=True):
+        assert row["train_score"] == pytest.approx(scorer(model, X, y, sample_weight=weights))
+        assert row["train_score"] != pytest.approx(scorer(model, X, y))
+
+
+def test_validation_scores_get_the_weights_of_the_validation_rows(iris):
+    X, y = iris
+    weights = np.random.RandomState(0).rand(y.shape[0]) + 0.5
+
+    def total_weight(estimator, X, y, sample_weight=None):
+        return float(np.sum(sample_weight))
+
+    clf = SelfDistillationClassifier(n_generations=2, scoring=total_weight, random_state=0)
+    clf.set_params(final_generation="best", validation_fraction=0.2)
+    clf.fit(X, y, sample_weight=weights)
+    for row in clf.history_:
+        assert row["train_score"] + row["validation_score"] == pytest.approx(weights.sum())
+        assert 0.1 * weights.sum() < row["validation_score"] < 0.3 * weights.sum()
+
+
+def test_a_scoring_function_without_sample_weight_still_scores(iris):
+    X, y = iris
+
+    def accuracy(estimator, X, y):
+        return float(np.mean(estimator.predict(X) == y))
+
+    clf = SelfDistillationClassifier(n_generations=2, scoring=accuracy)
+    clf.fit(X, y, sample_weight=np.full(y.shape[0], 2.0))
+    assert clf.history_[1]["train_score"] == pytest.approx(accuracy(clf.generations_[1], X, y))
