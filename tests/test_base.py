@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris, make_regression
-from sklearn.exceptions import NotFittedError
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
