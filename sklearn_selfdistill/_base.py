@@ -375,8 +375,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         estimator = clone(self._template())
         sample_weight = self._check_fit_sample_weight(sample_weight, X, estimator)
         fit_params = self._routed_fit_params(fit_params)
-        rng = check_random_state(self.random_state)
-        _seed_unset_random_states(estimator, int(rng.randint(_MAX_SEED)))
+        estimator_seed, split_seed = self._lineage_seeds()
+        _seed_unset_random_states(estimator, estimator_seed)
         student, base, labeled = self._prepare_targets(X, y, estimator, sample_weight)
         if not np.isfinite(self.n_generations) and not student.supports_limit:
             raise ValueError(
@@ -386,7 +386,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"such as Nystroem or StandardScaler); got {type(estimator).__name__}. Use "
                 f"a finite n_generations."
             )
-        train, validation = self._split_validation(y, labeled, rng)
+        train, validation = self._split_validation(y, labeled, split_seed)
         fit = _FitData(X, y, base, sample_weight, fit_params, labeled, train, validation)
         scorer = check_scoring(estimator, scoring=self.scoring)
         self._start_lineage()
@@ -422,6 +422,20 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         """A fit that fails leaves no ``estimator_`` of an earlier fit behind."""
         for name in ("estimator_", "n_generations_", "best_generation_"):
             self.__dict__.pop(name, None)
+
+    def _lineage_seeds(self):
+        """``(estimator seed, validation split seed)`` of this lineage.
+
+        Drawn from ``random_state``; a warm start reuses those of the fit it continues,
+        so that with ``random_state=None`` the added generations share the estimator's
+        seed and the validation rows of the generations before them.
+        """
+        kept = getattr(self, "_lineage_seeds_", None)
+        if self.warm_start and kept is not None and getattr(self, "generations_", None):
+            return kept
+        rng = check_random_state(self.random_state)
+        self._lineage_seeds_ = (int(rng.randint(_MAX_SEED)), int(rng.randint(_MAX_SEED)))
+        return self._lineage_seeds_
 
     def _start_lineage(self):
         """Empty lineage, or with ``warm_start=True`` the generations already there.
@@ -561,7 +575,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             if plateau_reached():
                 return
 
-    def _split_validation(self, y, labeled, rng):
+    def _split_validation(self, y, labeled, seed):
         """Training and validation row indices; validation is None when not needed.
 
         The validation rows are drawn from the labelled rows only (stratified for
@@ -577,7 +591,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 labeled_rows,
                 test_size=self.validation_fraction,
                 stratify=stratify,
-                random_state=rng.randint(_MAX_SEED),
+                random_state=seed,
             )
         except ValueError as exc:
             reason = "early_stopping=True" if self.early_stopping else 'final_generation="best"'

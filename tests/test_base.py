@@ -7,7 +7,11 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris, make_regression
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import get_scorer
@@ -397,6 +401,32 @@ def test_warm_start_adds_generations_like_an_uninterrupted_fit(monkeypatch):
     assert len(fits) == 4
     clf.set_params(warm_start=False).fit(X, y)  # starts again
     assert len(fits) == 8 and clf.generations_[0] is not first_two[0]
+
+
+def test_warm_start_without_random_state_keeps_the_seed_and_the_validation_rows(iris):
+    X, y = iris
+    validation_rows = []
+
+    def record_rows(estimator, X_scored, y_scored):
+        validation_rows.append(X_scored.tobytes())
+        return 0.0
+
+    # alpha=0: every generation is generation 0's fit, a randomised one, on the same rows.
+    clf = SelfDistillationClassifier(
+        RandomForestClassifier(n_estimators=5),
+        n_generations=2,
+        alpha=0.0,
+        final_generation="best",
+        scoring=record_rows,
+        warm_start=True,
+    ).fit(X, y)
+    clf.set_params(n_generations=4).fit(X, y)
+    first = clf.generations_[0].predict_proba(X)
+    for model in clf.generations_[2:]:
+        np.testing.assert_array_equal(model.predict_proba(X), first)
+    # Scored twice per generation (training rows, then validation rows).
+    assert len(set(validation_rows[1::2])) == 1 and len(validation_rows) == 8
+    assert validation_rows[0] == validation_rows[4]  # the training rows too
 
 
 def test_warm_start_continues_from_generations_set_by_hand():
