@@ -363,6 +363,22 @@ class _LabelledView:
         return get_tags(self.net)
 
 
+#: The parameters of the user's criterion that DistillationLoss takes too.
+CARRIED_CRITERION_PARAMS = ("weight", "label_smoothing")
+
+
+def _check_criterion_params(net):
+    """Refuse, before any fit, criterion parameters that generations ``g >= 1`` would lose."""
+    lost = sorted(set(net.get_params_for("criterion")) - set(CARRIED_CRITERION_PARAMS))
+    if lost:
+        raise ValueError(
+            f"The net's {', '.join(f'criterion__{name}' for name in lost)} would hold in "
+            f"generation 0 only: generations g >= 1 are trained with DistillationLoss, which "
+            f"takes criterion__weight and criterion__label_smoothing (class weights and label "
+            f"smoothing of its cross-entropy term) and nothing else. Remove the parameter."
+        )
+
+
 class SkorchClassifierStudent(Student):
     """Trains skorch ``NeuralNetClassifier`` generations with DistillationLoss."""
 
@@ -383,6 +399,7 @@ class SkorchClassifierStudent(Student):
             )
         self.classes = classes
         self.kind = output_kind(net)
+        _check_criterion_params(net)
         self._check_module_output(net, X)
 
     def _check_module_output(self, net, X):
@@ -422,11 +439,10 @@ class SkorchClassifierStudent(Student):
             else:
                 net.fit(X[labeled], targets.codes[labeled], **fit_params)
             return as_user_class(net, type(estimator))
-        params = {
-            key: value
-            for key, value in estimator.get_params(deep=False).items()
-            if key != "criterion" and not key.startswith("criterion__")
-        }
+        # The user's criterion__weight and criterion__label_smoothing (the only ones
+        # _check_criterion_params lets through) go on to DistillationLoss.
+        params = estimator.get_params(deep=False)
+        del params["criterion"]
         if params.get("predict_nonlinearity") == "auto" and self.kind == "logits":
             params["predict_nonlinearity"] = _softmax
         params.update(

@@ -26,6 +26,17 @@ class DistillationLoss(torch.nn.Module):
         Weight of the teacher term.
     temperature : float > 0, default=4.0
         Softmax temperature of both distributions in the teacher term.
+    weight : Tensor of shape (n_classes,) or None, default=None
+        Class weights of the cross-entropy term, as in
+        :class:`torch.nn.CrossEntropyLoss` (the term is the weighted mean over the
+        labelled rows, times their share of the batch).
+    label_smoothing : float in [0, 1), default=0.0
+        Label smoothing of the cross-entropy term, as in
+        :class:`torch.nn.CrossEntropyLoss`.
+
+    A net's ``criterion__weight`` and ``criterion__label_smoothing`` reach this loss in
+    every distilled generation, so they mean in generation ``g >= 1`` what they meant
+    in generation 0.
 
     Examples
     --------
@@ -39,7 +50,7 @@ class DistillationLoss(torch.nn.Module):
     0.2004
     """
 
-    def __init__(self, alpha=0.7, temperature=4.0):
+    def __init__(self, alpha=0.7, temperature=4.0, weight=None, label_smoothing=0.0):
         super().__init__()
         if isinstance(alpha, bool) or not (isinstance(alpha, int | float) and 0 <= alpha <= 1):
             raise ValueError(
@@ -53,8 +64,20 @@ class DistillationLoss(torch.nn.Module):
                 f"The 'temperature' parameter of DistillationLoss must be a finite float > 0; "
                 f"got {temperature!r}."
             )
+        if isinstance(label_smoothing, bool) or not (
+            isinstance(label_smoothing, int | float) and 0 <= label_smoothing < 1
+        ):
+            raise ValueError(
+                f"The 'label_smoothing' parameter of DistillationLoss must be a float in "
+                f"[0, 1); got {label_smoothing!r}."
+            )
         self.alpha = float(alpha)
         self.temperature = float(temperature)
+        self.label_smoothing = float(label_smoothing)
+        # A buffer, so that it moves with the criterion to the net's device.
+        self.register_buffer(
+            "weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
+        )
 
     def forward(self, student_logits, y, teacher_logits=None):
         """The loss of a batch, a scalar tensor.
@@ -93,12 +116,7 @@ class DistillationLoss(torch.nn.Module):
         leaves only the cross-entropy). ``all_labeled=True`` promises that no row of
         ``y`` is ``-1``, which spares a mask.
         """
-        n = student_log_probs.shape[0]
-        y = y.long()
-        if all_labeled:
-            ce = F.nll_loss(student_log_probs, y)
-        else:
-            ce = F.nll_loss(student_log_probs, y, ignore_index=UNLABELED, reduction="sum") / n
+        ce = self._cross_entropy(student_log_probs, y.long(), all_labeled)
         if teacher_log_probs is None or self.alpha == 0.0:
             return ce
         T = self.temperature
@@ -106,6 +124,33 @@ class DistillationLoss(torch.nn.Module):
         student_soft = student_log_probs if T == 1.0 else F.log_softmax(student_log_probs / T, -1)
         kl = F.kl_div(student_soft, teacher_log_probs, reduction="batchmean", log_target=True)
         return torch.add(kl * (self.alpha * T * T), ce, alpha=1.0 - self.alpha)
+
+    def _cross_entropy(self, student_log_probs, y, all_labeled):
+        """The labels' term: mean over the labelled rows, times their share of the batch.
+
+        Without class weights or smoothing it is ``nll_loss`` itself, as skorch computes
+        generation 0's loss; with them, ``cross_entropy`` on the log-probabilities (whose
+        ``log_softmax`` changes nothing) applies them as torch does: the weighted sum
+        over the labelled rows divided by the weights of their classes.
+        """
+        n = student_log_probs.shape[0]
+        if self.weight is None and not self.label_smoothing:
+            if all_labeled:
+                return F.nll_loss(student_log_probs, y)
+            return F.nll_loss(student_log_probs, y, ignore_index=UNLABELED, reduction="sum") / n
+        weight = None if self.weight is None else self.weight.to(student_log_probs.dtype)
+        per_row = F.cross_entropy(
+            student_log_probs,
+            y,
+            weight=weight,
+            ignore_index=UNLABELED,
+            reduction="none",
+            label_smoothing=self.label_smoothing,
+        )
+        labelled = (y != UNLABELED).to(student_log_probs.dtype)
+        row_weights = labelled if weight is None else weight[y.clamp_min(0)] * labelled
+        mean = per_row.sum() / row_weights.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
+        return mean * (labelled.sum() / n)
 
 
 def _check_batch(student_logits, y, teacher_logits):

@@ -89,3 +89,23 @@ def test_unlabelled_rows_only_see_the_teacher(batch):
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DistillationLoss(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("weight", "label_smoothing"), [([0.2, 1.0, 3.0], 0.0), (None, 0.1), ([0.2, 1.0, 3.0], 0.1)]
+)
+def test_class_weights_and_label_smoothing_are_those_of_cross_entropy(weight, label_smoothing):
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 3, generator=generator)
+    y = torch.tensor([0, 1, 2, 2, 1, 0, 2, 1])
+    weight_tensor = None if weight is None else torch.tensor(weight)
+    loss = DistillationLoss(alpha=0.0, weight=weight, label_smoothing=label_smoothing)
+    expected = torch.nn.CrossEntropyLoss(weight=weight_tensor, label_smoothing=label_smoothing)
+    torch.testing.assert_close(loss(logits, y), expected(logits, y))
+    # Unlabelled rows: the labelled rows' loss, times their share of the batch.
+    y_partial = y.clone()
+    y_partial[:2] = -1
+    torch.testing.assert_close(
+        loss(logits, y_partial), expected(logits[2:], y[2:]) * 6 / 8, rtol=1e-6, atol=1e-7
+    )
+    assert float(loss(logits, torch.full((8,), -1))) == 0.0

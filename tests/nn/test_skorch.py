@@ -414,6 +414,30 @@ def test_other_criteria_are_refused(data):
         SelfDistillationClassifier(net(criterion=torch.nn.MultiMarginLoss)).fit(X, y)
 
 
+def test_class_weights_and_label_smoothing_hold_in_every_generation(data):
+    X, y = data
+    weight = torch.tensor([0.5, 1.0, 4.0])
+    clf = SelfDistillationClassifier(
+        net(
+            criterion=torch.nn.CrossEntropyLoss,
+            module__output_nonlin=None,
+            criterion__weight=weight,
+            criterion__label_smoothing=0.1,
+        ),
+        n_generations=3,
+    ).fit(X, y)
+    assert clf.generations_[0].criterion_.label_smoothing == 0.1
+    for generation in clf.generations_[1:]:
+        torch.testing.assert_close(generation.criterion_.weight, weight)
+        assert generation.criterion_.label_smoothing == 0.1
+
+
+def test_criterion_parameters_distillation_cannot_carry_are_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"criterion__reduction would hold in generation 0"):
+        SelfDistillationClassifier(net(criterion__reduction="sum")).fit(X, y)
+
+
 def test_issue_snippet_runs_as_written_on_cpu():
     from sklearn_selfdistill.nn.models import ResNet18
 
