@@ -35,8 +35,8 @@ from skorch import NeuralNetClassifier
 from test_datasets import idx_bytes, write_cifar, write_idx
 
 from sklearn_selfdistill import SelfDistillationClassifier, SelfDistillationRegressor, datasets
-from sklearn_selfdistill._lineage import Lineage
 from sklearn_selfdistill.cli import main
+from sklearn_selfdistill.cli._lineage import Lineage
 from sklearn_selfdistill.datasets import load_cifar10, load_digits, load_fashion_mnist, load_mnist
 from sklearn_selfdistill.nn import DistillationLoss
 from sklearn_selfdistill.nn.models import MLP
@@ -1018,8 +1018,8 @@ IDS = [f"{i:03d}/{len(CASES):03d}-{case.entry}-{case.kind}" for i, case in enume
 def test_bad_input(case, tmp_path, monkeypatch):
     # No case sees the machine's data sets or writes outside tmp_path.
     monkeypatch.delenv("SKLEARN_SELFDISTILL_DATA", raising=False)
-    monkeypatch.setattr(datasets, "_DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
-    monkeypatch.setattr(datasets, "_DEFAULT_DATA_HOME", tmp_path / "default")
+    monkeypatch.setattr(datasets._files, "_DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
+    monkeypatch.setattr(datasets._files, "_DEFAULT_DATA_HOME", tmp_path / "default")
     monkeypatch.chdir(tmp_path)
     fitted = None if case.setup is None else case.setup()
     ctx = SimpleNamespace(tmp=tmp_path, monkeypatch=monkeypatch, fitted=fitted)

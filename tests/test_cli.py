@@ -21,10 +21,10 @@ import pytest
 import torch
 import yaml
 
-from sklearn_selfdistill._lineage import Lineage, LineageError, atomic_write
 from sklearn_selfdistill.cli import main
 from sklearn_selfdistill.cli._build import build_classifier, build_net, training_rows
 from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config, to_yaml
+from sklearn_selfdistill.cli._lineage import Lineage, LineageError, atomic_write
 from sklearn_selfdistill.datasets import load_digits
 from sklearn_selfdistill.nn import RandAugmentNoise
 from sklearn_selfdistill.nn.models import MLP
@@ -541,7 +541,7 @@ def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from sklearn_selfdistill._lineage import Lineage\n"
+            "from sklearn_selfdistill.cli._lineage import Lineage\n"
             "with Lineage(sys.argv[1]).locked():\n"
             "    print('locked', flush=True)\n"
             "    time.sleep(120)\n",
@@ -1126,7 +1126,7 @@ def test_a_full_disk_while_writing_a_generation_says_which_generations_are_saved
 
 
 def test_a_full_disk_when_the_run_folder_is_made_leaves_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr("sklearn_selfdistill._lineage.atomic_write", _disk_full)
+    monkeypatch.setattr("sklearn_selfdistill.cli._lineage.atomic_write", _disk_full)
     status, _, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path / "runs"))
     assert status == 2
     assert f"cannot make a run folder in {tmp_path / 'runs'}: No space left on device" in err
@@ -1142,7 +1142,7 @@ def test_a_resume_into_a_folder_that_takes_no_file_trains_nothing(run_dir, tmp_p
     monkeypatch.setattr(
         "sklearn_selfdistill.SelfDistillationClassifier.fit", lambda *a, **k: fits.append(a)
     )
-    monkeypatch.setattr("sklearn_selfdistill._lineage.atomic_write", _disk_full)
+    monkeypatch.setattr("sklearn_selfdistill.cli._lineage.atomic_write", _disk_full)
     status, _, err = _run_main("train", "--resume", str(run))
     assert status == 2 and f"cannot write in {run}: No space left on device" in err
     assert fits == []

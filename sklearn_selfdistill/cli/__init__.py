@@ -2,7 +2,7 @@
 
 ``sklearn-selfdistill train [key=value ...]`` trains the generations of a skorch net in a
 :class:`~sklearn_selfdistill.SelfDistillationClassifier` and writes each one, as soon as it
-is fit, into a new run folder ``runs/<timestamp>/`` (see :mod:`sklearn_selfdistill._lineage`);
+is fit, into a new run folder ``runs/<timestamp>/`` (see :mod:`sklearn_selfdistill.cli._lineage`);
 ``train --resume RUN_DIR`` continues an interrupted run after its last finished generation.
 ``sklearn-selfdistill evaluate RUN_DIR [RUN_DIR ...]`` compares the generations of runs on
 the test split and plots them. It needs the ``torch`` extra.
@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .._lineage import CONFIG, Lineage, LineageError
 from ._errors import ConfigError, DataUnavailableError
+from ._lineage import CONFIG, Lineage, LineageError
 
 __all__ = ["main"]
 

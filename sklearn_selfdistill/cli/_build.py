@@ -12,10 +12,10 @@ from skorch.dataset import ValidSplit
 
 from .. import datasets
 from .._classifier import SelfDistillationClassifier
-from .._lineage import LineageError
 from ..nn import EMATeacher, RandAugmentNoise
 from ..nn.models import MLP, ResNet18, ResNet34, ViTSmall
 from ._errors import ConfigError, DataUnavailableError
+from ._lineage import LineageError
 
 __all__ = ["build_classifier", "build_net", "load_split", "restore_net", "training_rows"]
 

@@ -32,7 +32,7 @@ import torch
 from skorch.callbacks import Callback, LRScheduler
 from skorch.history import History
 
-from .._lineage import Lineage, LineageError, atomic_write
+from ._lineage import Lineage, LineageError, atomic_write
 
 __all__ = ["EpochCheckpoint", "partial_folder", "supports_epoch_checkpoints"]
 

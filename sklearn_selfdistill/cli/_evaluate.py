@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._lineage import CONFIG, Lineage, LineageError, atomic_write
 from . import _run
 from ._build import build_net, load_split, restore_net
 from ._config import load_config
 from ._errors import ConfigError
+from ._lineage import CONFIG, Lineage, LineageError, atomic_write
 from ._train import accuracy
 
 __all__ = ["PLOT_NAME", "evaluate", "require_matplotlib"]

@@ -13,8 +13,8 @@ from numbers import Integral, Real
 
 import yaml
 
-from .._lineage import BindingMismatch, LineageError
 from ._config import RESUMABLE_KEYS, flat_config
+from ._lineage import BindingMismatch, LineageError
 
 __all__ = ["binding", "finished", "metrics"]
 

@@ -22,11 +22,11 @@ import skorch
 import torch
 
 from .. import __version__
-from .._lineage import Lineage, LineageError
 from . import _run
 from ._build import UNLABELED, build_classifier, build_net, load_split, restore_net, training_rows
 from ._checkpoint import EpochCheckpoint, partial_folder, supports_epoch_checkpoints
 from ._config import to_yaml
+from ._lineage import Lineage, LineageError
 
 __all__ = ["print_generations", "train"]
 

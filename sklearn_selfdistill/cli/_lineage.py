@@ -93,7 +93,7 @@ def atomic_write(path, data):
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from sklearn_selfdistill._lineage import atomic_write
+    >>> from sklearn_selfdistill.cli._lineage import atomic_write
     >>> folder = Path(tempfile.mkdtemp())
     >>> atomic_write(folder / "a.txt", b"hello")
     >>> [p.name for p in folder.iterdir()], (folder / "a.txt").read_bytes()
