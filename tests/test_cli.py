@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 import torch
 import yaml
 
-from sklearn_selfdistill.cli import main
+from sklearn_selfdistill.cli import _train, main
 from sklearn_selfdistill.cli._build import build_classifier, build_net, training_rows
 from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config, to_yaml
 from sklearn_selfdistill.cli._lineage import Lineage, LineageError, atomic_write
@@ -530,7 +529,7 @@ def test_ctrl_c_while_writing_a_generation_leaves_it_uncounted(tmp_path, monkeyp
     assert "starting at generation 1" in out and Lineage(path).finished() == [0, 1]
 
 
-def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path):
+def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path, monkeypatch):
     run = tmp_path / "run"
     shutil.copytree(run_dir[0], run)
     for suffix in ("done", "json", "pt"):
@@ -550,13 +549,21 @@ def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path
         stdout=subprocess.PIPE,
         text=True,
     )
+    # Every split the command loads: the refusal must come before the first.
+    loaded = []
+    load_split = _train.load_split
+    monkeypatch.setattr(
+        _train,
+        "load_split",
+        lambda config, split: loaded.append(split) or load_split(config, split),
+    )
     try:
         assert holder.stdout.readline() == "locked\n"
-        start = time.perf_counter()
         status, out, err = _run_main("train", "--resume", str(run))
+        # A lock that waited for the holder (120 s) would then train: status 0, not 2.
         assert status == 2, err
         assert f"another process is training in {run}" in err
-        assert time.perf_counter() - start < 5 and out == ""  # refused before any data
+        assert loaded == [] and out == ""  # refused before any data
         assert Lineage(run).finished() == [0] and not (run / "generation_1.pt").exists()
     finally:
         holder.kill()
@@ -565,6 +572,7 @@ def test_a_second_train_in_a_locked_run_folder_exits_2_at_once(run_dir, tmp_path
     status, out, err = _run_main("train", "--resume", str(run))
     assert status == 0, err
     assert Lineage(run).finished() == [0, 1]
+    assert loaded == ["train", "test"]  # the count above sees the loads it looks for
 
 
 def _checkpoint_left_by_a_crash(tmp_path, monkeypatch, settings):
@@ -638,26 +646,42 @@ def test_missing_data_set_exits_1_with_the_loader_message(tmp_path, monkeypatch)
     assert "Traceback" not in err and not (tmp_path / "runs").exists()
 
 
+# The command, in a process that SIGKILLs itself at generation 1's first optimizer step:
+# after generation 0 is written, early in generation 1, whatever the machine's load.
+_KILLED_IN_GENERATION_1 = """
+import os, signal, sys
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+from sklearn_selfdistill.cli import main
+from sklearn_selfdistill.cli._lineage import Lineage
+
+write_generation = Lineage.write_generation
+
+def write_then_arm(self, generation, *args, **kwargs):
+    write_generation(self, generation, *args, **kwargs)
+    if generation == 0:
+        register_optimizer_step_pre_hook(lambda *_: os.kill(os.getpid(), signal.SIGKILL))
+
+Lineage.write_generation = write_then_arm
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_sigkill_between_generations_then_resume_retrains_no_finished_generation(tmp_path):
-    # Generations of about two seconds: the kill lands early in generation 1.
-    settings = ["training.epochs=20", "training.batch_size=16", "threads=1"]
-    settings += ["generations.max_generations=2", "--runs-dir", str(tmp_path)]
-    command = [sys.executable, "-m", "sklearn_selfdistill.cli", "train"]
-    process = subprocess.Popen(
-        [*command, *settings], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    settings = [*TINY, "--runs-dir", str(tmp_path)]
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_IN_GENERATION_1, "train", *settings],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("*/generation_0.done")):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "generation 0 did not finish in time"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    (path,) = tmp_path.glob("*/generation_0.done")
-    path = path.parent
-    assert not (path / "generation_1.done").exists(), "the kill came after generation 1"
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    path = _run_folder(killed.stdout)
+    assert Lineage(path).finished() == [0]
+    # Killed in generation 1's first epoch: before its first epoch checkpoint.
+    assert not (path / "generation_1.partial").exists()
     before = _fingerprint(path / "generation_0.pt")
 
+    command = [sys.executable, "-m", "sklearn_selfdistill.cli", "train"]
     resumed = subprocess.run(
         [*command, "--resume", str(path)], cwd=tmp_path, capture_output=True, text=True
     )
