@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits as sklearn_load_digits
 
-from sklearn_selfdistill import datasets
 from sklearn_selfdistill.datasets import (
+    _files,
     flip_labels,
     hide_labels,
     load_cifar10,
@@ -33,8 +33,8 @@ TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 def no_real_data(tmp_path, monkeypatch):
     """No test sees the machine's data: no env var, empty Debian and default folders."""
     monkeypatch.delenv("SKLEARN_SELFDISTILL_DATA", raising=False)
-    monkeypatch.setattr(datasets, "_DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
-    monkeypatch.setattr(datasets, "_DEFAULT_DATA_HOME", tmp_path / "default")
+    monkeypatch.setattr(_files, "_DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
+    monkeypatch.setattr(_files, "_DEFAULT_DATA_HOME", tmp_path / "default")
 
 
 def idx_bytes(array, type_code=0x08):
