@@ -414,7 +414,9 @@ def test_pipeline_closed_form_matches_pipeline_refits(surface, name, weighted):
         assert type(model[-1]) is type(pipeline[-1])
         assert_close(model.predict(X_new), reference.predict(X_new))
         assert_close(model.predict(X), reference.predict(X))
-        assert reg.history_[g]["train_score"] == pytest.approx(reference.score(X, y, sample_weight=w), rel=1e-9)
+        assert reg.history_[g]["train_score"] == pytest.approx(
+            reference.score(X, y, sample_weight=w), rel=1e-9
+        )
     # Each generation owns its fitted steps: refitting one leaves the others alone.
     assert reg.generations_[0][0] is not reg.generations_[1][0]
     before = reg.generations_[1].predict(X_new)
