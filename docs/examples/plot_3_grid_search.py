@@ -12,7 +12,7 @@ targets), ``n_generations`` (generation 0, the plain model, included) and the
 :class:`~sklearn.preprocessing.StandardScaler`, on the digits.
 
 The question is whether distillation buys anything for such a model. The
-project's benchmarks (the accuracy section of the README) say: not much, and
+project's benchmarks (the accuracy section of the Benchmarks page) say: not much, and
 often it costs accuracy. A search is how one would find out on one's own data.
 """
 

@@ -118,7 +118,7 @@ plt.show()
 #   generation 0 is not fully trained. Soft targets carry more information per
 #   epoch than labels; part of the gain may be later generations making up for
 #   the short training, not distillation improving a converged net.
-# - The project's longer benchmark (README, accuracy section: Fashion-MNIST,
+# - The project's longer benchmark (Benchmarks page, accuracy section: Fashion-MNIST,
 #   20 epochs per generation, three seeds) found -0.22 to +0.09 points for the
 #   single generations with ``alpha=0.5``, small losses in every generation with
 #   these defaults (``alpha=0.7``, ``T=4``), and +0.37 points at most for the

@@ -138,7 +138,7 @@ for name in accuracy:
 # rows than the last.
 #
 # That change does not buy accuracy here: the cross-fit generations lose about two
-# points on this split, in line with the digits benchmark in the README, where
+# points on this split, in line with the digits benchmark (Benchmarks page), where
 # gradient boosting lost two to three and a half points with either teacher.
 # ``"cross_fit"`` is what lets distillation reach a model that memorises its
 # training set at all; whether that helps depends on the data, and on the digits

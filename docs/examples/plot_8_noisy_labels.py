@@ -135,5 +135,5 @@ for name in names:
 # clearly better than averaging a few early-stopped plain nets: the differences
 # between the arms are about the size of the differences between seeds. This is
 # the comparison to make before believing a gain. On the larger Fashion-MNIST
-# study (the README's "When does self-distillation help?"), with 5 000 rows and
+# study (the Quick start's "When does self-distillation help?"), with 5 000 rows and
 # five seeds, the same recipes and baselines are measured with less noise.
