@@ -25,8 +25,9 @@ method resolution order (``UserNet -> library class -> NeuralNetClassifier``), s
 reaches the library's by ``super()``.
 """
 
-import functools
+import importlib
 import warnings
+import weakref
 
 import numpy as np
 import torch
@@ -247,13 +248,6 @@ class TensorBatchesMixin:
         state.pop("fast_cache_", None)
         return state
 
-    def __reduce_ex__(self, protocol):
-        # A class made by library_class is not importable: rebuild it from its bases.
-        bases = type(self).__dict__.get("_selfdistill_bases")
-        if bases is None:
-            return super().__reduce_ex__(protocol)
-        return (_empty_instance, bases, self.__getstate__())
-
 
 class TensorBatchNetClassifier(TensorBatchesMixin, NeuralNetClassifier):
     """A ``NeuralNetClassifier`` fed by :class:`TensorBatches` where it can be."""
@@ -263,7 +257,12 @@ class TensorBatchNetRegressor(TensorBatchesMixin, NeuralNetRegressor):
     """A ``NeuralNetRegressor`` fed by :class:`TensorBatches` where it can be."""
 
 
-@functools.cache
+# The classes library_class made that are still in use: a class no net refers to any
+# more is collected, so the cache does not grow with every user class ever seen.
+_made = weakref.WeakValueDictionary()
+_TOKEN_PREFIX = "library_class_"
+
+
 def library_class(user_class, behaviour):
     """``user_class`` with the library's ``behaviour`` behind its own overrides.
 
@@ -273,22 +272,56 @@ def library_class(user_class, behaviour):
     skorch's: a method the user overrides runs, and its ``super()`` call reaches the
     library's. A plain skorch class (or one already derived from ``behaviour``) gives
     ``behaviour`` (or ``user_class``) itself.
+
+    The class made keeps the user's ``__name__`` and is importable by reference as an
+    attribute of this module (its ``__qualname__`` names both classes), so that pickle
+    and other persistence stores it, and rebuilds it in another process, as it does
+    an ordinary class: where ``user_class`` itself can be imported.
     """
     if issubclass(user_class, behaviour):
         return user_class
     if user_class in behaviour.__mro__:
         return behaviour
-    name = user_class.__name__
-    return type(
-        name,
-        (user_class, behaviour),
-        {
-            "__module__": user_class.__module__,
-            "__qualname__": f"{user_class.__qualname__}.<{behaviour.__name__}>",
-            "__doc__": user_class.__doc__,
-            "_selfdistill_bases": (user_class, behaviour),
-        },
-    )
+    made = _made.get((user_class, behaviour))
+    if made is None:
+        made = _made[(user_class, behaviour)] = type(
+            user_class.__name__,
+            (user_class, behaviour),
+            {
+                "__module__": __name__,
+                "__qualname__": _token(user_class, behaviour),
+                "__doc__": user_class.__doc__,
+            },
+        )
+    return made
+
+
+def _token(user_class, behaviour):
+    """An identifier that names both classes: ``library_class_<hex of their paths>``."""
+    paths = "|".join(f"{cls.__module__}:{cls.__qualname__}" for cls in (user_class, behaviour))
+    return _TOKEN_PREFIX + paths.encode().hex()
+
+
+def _import_class(path):
+    module_name, _, qualname = path.partition(":")
+    found = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def __getattr__(name):
+    """A class of :func:`library_class` by its ``__qualname__`` (how pickle finds it)."""
+    if name.startswith(_TOKEN_PREFIX):
+        try:
+            paths = bytes.fromhex(name[len(_TOKEN_PREFIX) :]).decode().split("|")
+            user_class, behaviour = (_import_class(path) for path in paths)
+        except (ValueError, ImportError, AttributeError) as exc:
+            raise AttributeError(
+                f"module {__name__!r} cannot rebuild class {name!r}: {exc}"
+            ) from exc
+        return library_class(user_class, behaviour)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def as_user_class(net, user_class):
@@ -300,8 +333,3 @@ def as_user_class(net, user_class):
     net.__dict__.pop("fast_cache_", None)
     net.__class__ = user_class
     return net
-
-
-def _empty_instance(user_class, behaviour):
-    cls = library_class(user_class, behaviour)
-    return cls.__new__(cls)

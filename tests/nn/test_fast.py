@@ -406,3 +406,84 @@ def test_rand_augment_in_groups_is_rand_augment_image_by_image():
     assert set(operations.flatten().tolist()) == set(range(14))  # every operation drawn
     changed = (grouped != images).flatten(1).any(dim=1).float().mean()
     assert changed > 0.8  # only Identity twice (1/196) or no-op draws leave an image
+
+
+_USER_MODULE = """
+import torch
+from skorch import NeuralNetClassifier
+
+
+class Linear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.linear(x), dim=-1)
+
+
+class UserNet(NeuralNetClassifier):
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return super().get_loss(y_pred, y_true, X=X, training=training) * 1.0
+"""
+
+_FIT_AND_PICKLE = """
+import pickle, sys
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn_selfdistill import SelfDistillationClassifier
+from usernets import Linear, UserNet
+
+X, y = load_digits(return_X_y=True)
+X = (X[:200] / 16).astype(np.float32)
+net = UserNet(Linear, max_epochs=2, train_split=None, verbose=0)
+model = SelfDistillationClassifier(net, n_generations=2).fit(X, y[:200])
+with open("generation_class.pkl", "wb") as f:  # the class alone, by reference
+    pickle.dump(type(model.generations_[1]), f)
+with open("model.pkl", "wb") as f:
+    pickle.dump(model, f)
+np.save("proba.npy", model.predict_proba(X))
+"""
+
+_LOAD = """
+import pickle
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn_selfdistill.nn._skorch import SoftTargetNetClassifier
+
+X, y = load_digits(return_X_y=True)
+with open("generation_class.pkl", "rb") as f:
+    cls = pickle.load(f)
+with open("model.pkl", "rb") as f:
+    model = pickle.load(f)
+assert cls is type(model.generations_[1]), (cls, type(model.generations_[1]))
+assert cls.__name__ == "UserNet" and issubclass(cls, SoftTargetNetClassifier)
+proba = model.predict_proba((X[:200] / 16).astype(np.float32))
+np.testing.assert_array_equal(proba, np.load("proba.npy"))
+print("loaded", cls.__name__)
+"""
+
+
+def test_a_generation_of_a_user_class_pickles_by_reference_into_a_fresh_process(tmp_path):
+    (tmp_path / "usernets.py").write_text(_USER_MODULE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    for code in (_FIT_AND_PICKLE, _LOAD):
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "loaded UserNet"
+
+
+def test_the_classes_made_at_run_time_are_not_kept_once_unused():
+    import gc
+
+    gc.collect()
+    before = len(_fast._made)
+    for i in range(30):
+        user_class = type(f"Net{i}", (NeuralNetClassifier,), {})
+        made = _fast.library_class(user_class, SoftTargetNetClassifier)
+        assert _fast.library_class(user_class, SoftTargetNetClassifier) is made  # cached
+        del user_class, made
+    gc.collect()
+    assert len(_fast._made) <= before
