@@ -132,8 +132,9 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
     :meth:`codes_of_rows` gives their class indices.
 
     With an :class:`~sklearn_selfdistill.nn.callbacks.AugmentedTeacher` among its
-    callbacks and a ``teacher_net_`` set for the time of the fit, the teacher's logits
-    are instead computed on every training batch as the student sees it.
+    callbacks and a fitted net passed as ``fit(X, y, teacher=net)``, the teacher's
+    logits are instead computed by that net on every training batch as the student
+    sees it.
 
     Parameters
     ----------
@@ -183,8 +184,12 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
         targets = self.soft_targets_
         return targets.codes[torch.as_tensor(y_true, device=targets.codes.device)]
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Fit on ``y = pack_targets(class_indices, teacher_logits)``; see skorch."""
+    def partial_fit(self, X, y=None, classes=None, teacher=None, **fit_params):
+        """Fit on ``y = pack_targets(class_indices, teacher_logits)``; see skorch.
+
+        ``teacher``: the fitted net that computed the logits, used on every training
+        batch where an ``AugmentedTeacher`` callback asks for it (``fit`` hands it on).
+        """
         packed = np.asarray(y, dtype=np.float32)
         if packed.ndim != 2 or packed.shape[1] < 2:
             raise ValueError(
@@ -193,14 +198,14 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
             )
         if not self.initialized_:
             self.initialize()
-        teacher = self.criterion_.soften_teacher(torch.from_numpy(packed[:, 1:]))
-        self.soft_targets_ = _SoftTargets(packed[:, 0].astype(np.int64), teacher, self.device)
+        softened = self.criterion_.soften_teacher(torch.from_numpy(packed[:, 1:]))
+        self.soft_targets_ = _SoftTargets(packed[:, 0].astype(np.int64), softened, self.device)
         self._batch_teacher = None
-        if getattr(self, "teacher_net_", None) is not None and any(
+        if teacher is not None and any(
             isinstance(cb, AugmentedTeacher) for _, cb in self.callbacks_
         ):
-            self._batch_teacher = self.teacher_net_
-            self._batch_teacher.module_.eval()
+            self._batch_teacher = teacher
+            teacher.module_.eval()
         try:
             return super().partial_fit(X, np.arange(packed.shape[0]), classes, **fit_params)
         finally:
@@ -454,11 +459,8 @@ class SkorchClassifierStudent(Student):
         )
         net_class = library_class(type(estimator), SoftTargetNetClassifier)
         student = start_from_teacher(net_class(**params), teacher)
-        student.teacher_net_ = teacher
-        try:
-            return student.fit(X, pack_targets(targets.codes, targets.logits), **fit_params)
-        finally:
-            del student.teacher_net_
+        packed = pack_targets(targets.codes, targets.logits)
+        return student.fit(X, packed, teacher=teacher, **fit_params)
 
     def announce(self, estimator, generation, alpha, temperature):
         if estimator.verbose:

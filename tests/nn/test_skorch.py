@@ -457,3 +457,18 @@ def test_issue_snippet_runs_as_written_on_cpu():
     proba = clf.predict_proba(X)
     assert proba.shape == (50, 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_teacher_is_an_argument_of_fit_never_an_attribute_of_the_student(monkeypatch):
+    X, y = _image_data()
+    seen = _record_inputs(monkeypatch)
+    torch.manual_seed(0)
+    clf = SelfDistillationClassifier(_image_net([AugmentedTeacher()]), n_generations=2)
+    clf.fit(X, y)
+    student = clf.generations_[1]
+    assert not any("teacher" in name for name in vars(student))
+    # The same net fit by hand with a teacher runs it on its batches.
+    seen["teacher"].clear()
+    packed = _skorch.pack_targets(y, np.zeros((y.shape[0], 3), dtype=np.float32))
+    clone(student).fit(X, packed, teacher=clf.generations_[0])
+    assert len(seen["teacher"]) == 2
