@@ -8,10 +8,10 @@ import copy
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.metrics import check_scoring
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
+from ._compat import check_matplotlib_support
 
 
 def _generation_view(estimator, index):

@@ -30,11 +30,11 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
-from sklearn.utils._param_validation import InvalidParameterError
 from skorch import NeuralNetClassifier
 from test_datasets import idx_bytes, write_cifar, write_idx
 
 from sklearn_selfdistill import SelfDistillationClassifier, SelfDistillationRegressor, datasets
+from sklearn_selfdistill._compat import InvalidParameterError
 from sklearn_selfdistill.cli import main
 from sklearn_selfdistill.cli._lineage import Lineage
 from sklearn_selfdistill.datasets import load_cifar10, load_digits, load_fashion_mnist, load_mnist

@@ -20,13 +20,13 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_selfdistill import (
     SelfDistillationClassifier,
     SelfDistillationRegressor,
     TemperatureSchedule,
 )
+from sklearn_selfdistill._compat import InvalidParameterError
 
 
 @pytest.fixture(scope="module")

@@ -264,9 +264,8 @@ def _check_together(values):
 
 def _check_with_the_libraries(values):
     """SelfDistillationClassifier's checks (one parameter at a time), EMATeacher's, torch's."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
     from .._classifier import SelfDistillationClassifier
+    from .._compat import InvalidParameterError, check_parameters
     from ..nn.callbacks import EMATeacher
 
     errors = []
@@ -274,7 +273,7 @@ def _check_with_the_libraries(values):
         if SCHEMA[key].parameter is None or value is None:
             continue
         try:
-            SelfDistillationClassifier(**{SCHEMA[key].parameter: value})._validate_params()
+            check_parameters(SelfDistillationClassifier(**{SCHEMA[key].parameter: value}))
         except InvalidParameterError as exc:
             errors.append(f"{key}={value!r}: {exc}")
     decay = values.get("distillation.ema_decay")

@@ -3,8 +3,8 @@
 import pickle
 
 import numpy as np
-from sklearn.utils._param_validation import validate_params
 
+from .._compat import validate_params
 from ._files import _CIFAR10, _LOADER_CONSTRAINTS, _check_labels, _find_files, _to_features
 
 _CIFAR_ROW = 3 * 32 * 32

@@ -5,8 +5,8 @@ from numbers import Integral
 import numpy as np
 from sklearn import datasets as _sklearn_datasets
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 
+from .._compat import Interval, RealNotInt, validate_params
 from ._files import _SPLIT_CONSTRAINTS
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions
+
+from .._compat import StrOptions
 
 _ENV_VAR = "SKLEARN_SELFDISTILL_DATA"
 _DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

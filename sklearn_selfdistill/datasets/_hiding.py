@@ -4,8 +4,8 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, validate_params
 
+from .._compat import Interval, validate_params
 from ._noise import _labels
 
 

@@ -5,8 +5,8 @@ import gzip
 import zlib
 
 import numpy as np
-from sklearn.utils._param_validation import validate_params
 
+from .._compat import validate_params
 from ._files import (
     _FASHION_MNIST,
     _LOADER_CONSTRAINTS,

@@ -4,6 +4,8 @@ import torch
 from skorch.callbacks import Callback
 from torchvision.transforms import v2
 
+from .._compat import rand_augment_apply, rand_augment_space
+
 
 class RandAugmentNoise(Callback):
     """RandAugment on every training batch of the student, one draw per image.
@@ -76,7 +78,7 @@ def draw_operations(transform, n_images):
     The operation's index in torchvision's RandAugment space, and whether its
     magnitude is negated (only for the signed operations).
     """
-    n_ops = len(transform._AUGMENTATION_SPACE)
+    n_ops = len(rand_augment_space(transform))
     operations = torch.randint(n_ops, (n_images, transform.num_ops))
     negated = torch.rand(n_images, transform.num_ops) <= 0.5
     return operations, negated
@@ -84,15 +86,13 @@ def draw_operations(transform, n_images):
 
 def apply_operation(transform, images, index, negated):
     """RandAugment's operation ``index`` (its sign ``negated``) on a batch of images."""
-    name, (magnitudes_fn, signed) = list(transform._AUGMENTATION_SPACE.items())[index]
+    name, (magnitudes_fn, signed) = list(rand_augment_space(transform).items())[index]
     height, width = images.shape[-2:]
     magnitudes = magnitudes_fn(transform.num_magnitude_bins, height, width)
     magnitude = 0.0 if magnitudes is None else float(magnitudes[transform.magnitude])
     if signed and negated:
         magnitude = -magnitude
-    return transform._apply_image_or_video_transform(
-        images, name, magnitude, interpolation=transform.interpolation, fill=transform._fill
-    )
+    return rand_augment_apply(transform, images, name, magnitude)
 
 
 def rand_augment_batch(transform, images, draws=None):
@@ -104,7 +104,7 @@ def rand_augment_batch(transform, images, draws=None):
     operations, negated = (
         draws if draws is not None else draw_operations(transform, images.shape[0])
     )
-    space = list(transform._AUGMENTATION_SPACE.values())
+    space = list(rand_augment_space(transform).values())
     for step in range(operations.shape[1]):
         chosen, signs = operations[:, step], negated[:, step]
         for index in chosen.unique().tolist():
