@@ -23,6 +23,7 @@ import signal
 import threading
 from contextlib import contextmanager
 
+
 class _ThreadState(threading.local):
     """Per thread: how deep in nested blocks, and SIGINTs counted by the outermost."""
 
