@@ -14,12 +14,17 @@ from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils import _safe_indexing, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    get_routing_for_object,
+    process_routing,
+)
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._interrupt import noticing_interrupts, raise_if_interrupted
-from ._students import is_skorch_net
-from ._weights import accepts_sample_weight, index_params
+from ._students import student_class
+from ._weights import index_params
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -112,9 +117,15 @@ def _score(scorer, model, X, y, sample_weight):
     """``scorer(model, X, y)``, weighted where there are weights and the scorer takes them.
 
     A scorer made by scikit-learn (a name, ``None``, ``make_scorer``) takes
-    ``sample_weight``; a plain function ``scoring(estimator, X, y)`` may not.
+    ``sample_weight``; a plain function ``scoring(estimator, X, y)`` may not. With
+    metadata routing enabled, the weights go where scikit-learn would send them: to a
+    scorer (or, for ``scoring=None``, an estimator's ``score``) that requests them.
     """
     if sample_weight is None or not _takes_sample_weight(scorer):
+        return float(scorer(model, X, y))
+    if _routing_enabled() and not get_routing_for_object(scorer).consumes(
+        "score", ["sample_weight"]
+    ):
         return float(scorer(model, X, y))
     return float(scorer(model, X, y, sample_weight=sample_weight))
 
@@ -220,10 +231,6 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
     def _temperature_at(self, generation):
         """Temperature of ``generation`` (None where it does not apply)."""
 
-    @abstractmethod
-    def _make_ensemble(self, generations):
-        """The object ``predict`` uses when ``final_generation="ensemble"``."""
-
     # -- fitting --------------------------------------------------------------------
 
     def _template(self):
@@ -241,9 +248,16 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         # CSR/CSC can be indexed by rows; other formats are converted on the way in.
         return ["csr", "csc"] if get_tags(self._template()).input_tags.sparse else False
 
+    #: ``"classifier"`` or ``"regressor"``: which students serve the meta-estimator.
+    _task: str
+
+    def _student_class(self):
+        """The adapter class for the wrapped estimator (see ``_students``)."""
+        return student_class(self._template(), self._task)
+
     def _x_validation(self):
-        """How X is validated: by default dtype and NaN are the wrapped estimator's call."""
-        return {"dtype": None, "ensure_all_finite": False}
+        """How X is validated: as the student for the wrapped estimator needs it."""
+        return self._student_class().x_validation
 
     def _validate_fit_data(self, X, y):
         if self._y_validation.get("y_numeric") and y is not None:
@@ -300,22 +314,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"{np.sum(sample_weight < 0)} of {sample_weight.shape[0]}, the smallest "
                 f"{sample_weight.min():g}."
             )
-        if accepts_sample_weight(estimator):
-            return sample_weight
-        name = type(estimator).__name__
-        if is_skorch_net(estimator):
-            raise ValueError(
-                f"sample_weight was passed, but the wrapped estimator {name} does not "
-                f"accept sample_weight in fit; weight the loss instead."
-            )
-        if not np.array_equal(sample_weight, np.rint(sample_weight)):
-            raise ValueError(
-                f"sample_weight was passed, but the wrapped estimator {name} does not "
-                f"accept sample_weight in fit, so a weight can only be a whole number of "
-                f"copies of its row; got fractional weights such as "
-                f"{sample_weight[sample_weight != np.rint(sample_weight)][0]:g}."
-            )
-        return sample_weight
+        return self._student_class().check_sample_weight(estimator, sample_weight)
 
     def _routed_fit_params(self, fit_params):
         """The parameters for the wrapped estimator's fit (see ``get_metadata_routing``)."""
@@ -410,6 +409,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             if validation is None
             else int(np.argmax([h["validation_score"] for h in self.history_]))
         )
+        self._student = student.for_prediction()
         self.estimator_ = self._final_estimator()
         return self
 
@@ -420,7 +420,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
     def _forget_final_estimator(self):
         """A fit that fails leaves no ``estimator_`` of an earlier fit behind."""
-        for name in ("estimator_", "n_generations_", "best_generation_"):
+        for name in ("estimator_", "n_generations_", "best_generation_", "_student"):
             self.__dict__.pop(name, None)
 
     def _lineage_seeds(self):
@@ -518,7 +518,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
 
     def _final_estimator(self):
         if self.final_generation == "ensemble":
-            return self._make_ensemble(self.generations_)
+            return self._student.ensemble(self.generations_)
         if self.final_generation == "best":
             return self.generations_[self.best_generation_]
         return self.generations_[-1]
@@ -676,15 +676,16 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+            Samples (any number of dimensions for a skorch net).
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions.
+            Predicted labels (a classifier), or predictions with the shape ``y`` had
+            in ``fit`` (a regressor).
         """
         X = self._validate_predict_data(X)
-        return self.estimator_.predict(X)
+        return self._student.predict(self.estimator_, X)
 
     def staged_predict(self, X):
         """Predictions of every generation, generation 0 first.
@@ -692,13 +693,13 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+            Samples (any number of dimensions for a skorch net).
 
         Yields
         ------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions of one generation.
+            Predictions of one generation, as :meth:`predict` gives them.
         """
         X = self._validate_predict_data(X)
         for model in self.generations_:
-            yield model.predict(X)
+            yield self._student.predict(model, X)

@@ -10,13 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseSelfDistillation, _estimator_has
-from ._routes import ROUTES, auto_route, check_route, rows_indexing_params
-from ._students import (
-    SoftTargetClassifierStudent,
-    aligned_decision,
-    aligned_proba,
-    is_skorch_net,
-)
+from ._routes import ROUTES, rows_indexing_params
 from .schedules import TemperatureSchedule
 
 
@@ -33,25 +27,6 @@ def _check_label_types(y):
 
 #: The smallest temperature the soft targets are computed with.
 _MIN_TEMPERATURE = 1e-3
-
-
-class _ClassifierEnsemble:
-    """Born-Again ensemble: averages the generations' probabilities."""
-
-    def __init__(self, generations, classes):
-        self.generations = generations
-        self.classes_ = classes
-
-    def predict_proba(self, X):
-        return np.mean([aligned_proba(g, X, self.classes_) for g in self.generations], axis=0)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    @available_if(lambda self: all(hasattr(g, "decision_function") for g in self.generations))
-    def decision_function(self, X):
-        scores = [aligned_decision(g, X, self.classes_) for g in self.generations]
-        return np.mean(scores, axis=0)
 
 
 class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
@@ -244,6 +219,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         "soft_targets": [StrOptions({"auto", *ROUTES})],
     }
     _y_validation = {"multi_output": False}
+    _task = "classifier"
 
     def __init__(
         self,
@@ -316,37 +292,11 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             return self.temperature(generation, self.n_generations)
         return float(self.temperature)
 
-    def _x_validation(self):
-        if is_skorch_net(self._template()):
-            # Images (n, C, H, W) go to the module as they are; a net cannot take NaN. The
-            # module's weights are float32, and torch warns on read-only arrays (pandas').
-            return {
-                "dtype": np.float32,
-                "ensure_all_finite": True,
-                "allow_nd": True,
-                "force_writeable": True,
-            }
-        return super()._x_validation()
-
-    def _soft_target_route(self, estimator):
-        """The route the estimator learns distributions by (see ``soft_targets``)."""
-        if not hasattr(estimator, "predict_proba"):
-            raise TypeError(
-                f"SelfDistillationClassifier passes each generation's probabilities on to "
-                f"the next, so the wrapped estimator needs a predict_proba method; "
-                f"{type(estimator).__name__} has none. For SVC, set probability=True."
-            )
-        if self.soft_targets == "auto":
-            return auto_route(estimator)[0]
-        check_route(estimator, self.soft_targets)
-        return self.soft_targets
-
     def _prepare_targets(self, X, y, estimator, sample_weight):
         if isinstance(self.temperature, TemperatureSchedule):
             self.temperature._validate()
         self._check_temperatures()
-        skorch_net = is_skorch_net(estimator)
-        self.soft_targets_ = None if skorch_net else self._soft_target_route(estimator)
+        adapter = self._student_class()
         _check_label_types(y)
         check_classification_targets(y)
         labeled = np.ones(y.shape[0], dtype=bool)
@@ -394,56 +344,16 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                 )
         encoded = np.full(y.shape[0], -1, dtype=np.int64)
         encoded[labeled] = np.searchsorted(self.classes_, y[labeled])
-        if skorch_net:
-            from .nn._skorch import SkorchClassifierStudent
-
-            student = SkorchClassifierStudent(
-                estimator, self.classes_, X, self.teacher_predictions
-            )
-        else:
-            student = SoftTargetClassifierStudent(self.classes_, self.soft_targets_)
-        # skorch nets predict class indices, not labels.
-        self._predicts_codes = skorch_net
+        student = adapter.build(
+            estimator,
+            X,
+            encoded,
+            classes=self.classes_,
+            soft_targets=self.soft_targets,
+            teacher_predictions=self.teacher_predictions,
+        )
+        self.soft_targets_ = student.route
         return student, student.base_targets(encoded), labeled
-
-    def _make_ensemble(self, generations):
-        return _ClassifierEnsemble(generations, self.classes_)
-
-    def predict(self, X):
-        """Predict class labels with ``estimator_`` (see ``final_generation``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples (any number of dimensions for a skorch net).
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels.
-        """
-        if getattr(self, "_predicts_codes", False):
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-        return super().predict(X)
-
-    def staged_predict(self, X):
-        """Predicted labels of every generation, generation 0 first.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Yields
-        ------
-        y : ndarray of shape (n_samples,)
-            Predicted labels of one generation.
-        """
-        if getattr(self, "_predicts_codes", False):
-            for proba in self.staged_predict_proba(X):
-                yield self.classes_[np.argmax(proba, axis=1)]
-        else:
-            yield from super().staged_predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
@@ -459,7 +369,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._validate_predict_data(X)
-        return aligned_proba(self.estimator_, X, self.classes_)
+        return self._student.predict_proba(self.estimator_, X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_log_proba(self, X):
@@ -495,9 +405,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         X = self._validate_predict_data(X)
-        if isinstance(self.estimator_, _ClassifierEnsemble):
-            return self.estimator_.decision_function(X)
-        return aligned_decision(self.estimator_, X, self.classes_)
+        return self._student.decision_function(self.estimator_, X)
 
     @available_if(_estimator_has("predict_proba"))
     def staged_predict_proba(self, X):
@@ -515,4 +423,4 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         """
         X = self._validate_predict_data(X)
         for model in self.generations_:
-            yield aligned_proba(model, X, self.classes_)
+            yield self._student.predict_proba(model, X)

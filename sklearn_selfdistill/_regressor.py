@@ -4,26 +4,12 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
-from ._closed_form import (
-    closed_form_pipeline,
-    make_closed_form_student,
-    spectral_diagonals,
-)
-from ._students import RegressorStudent, is_skorch_net
-
-
-class _RegressorEnsemble:
-    """Born-Again ensemble: averages the generations' predictions."""
-
-    def __init__(self, generations):
-        self.generations = generations
-
-    def predict(self, X):
-        return np.mean([g.predict(X) for g in self.generations], axis=0)
+from ._closed_form import spectral_diagonals
 
 
 class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
@@ -211,6 +197,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     """
 
     _y_validation = {"multi_output": True, "y_numeric": True}
+    _task = "regressor"
 
     def __init__(
         self,
@@ -259,84 +246,35 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     def _default_estimator(self):
         return Ridge()
 
-    def _x_validation(self):
-        if is_skorch_net(self._template()):
-            # The module's weights are float32; images (n, C, H, W) go in as they are.
-            # A read-only array (from a DataFrame) is copied: torch warns on those.
-            return {
-                "dtype": np.float32,
-                "ensure_all_finite": True,
-                "allow_nd": True,
-                "force_writeable": True,
-            }
-        if closed_form_pipeline(self._template()):
-            # X goes to the pipeline's first steps, which validate it as the pipeline
-            # would; the closed form checks their output as the last step would.
-            return super()._x_validation()
-        if type(self._template()) in (KernelRidge, Ridge):
-            # The closed form computes with X itself: it must be numeric and finite.
-            return {"dtype": "numeric", "ensure_all_finite": True}
-        return super()._x_validation()
-
     def _temperature_at(self, generation):
         return None
 
     def _prepare_targets(self, X, y, estimator, sample_weight):
-        self._spectral_inputs = None
-        labeled = np.ones(y.shape[0], dtype=bool)
-        if is_skorch_net(estimator):
-            from .nn._skorch_regressor import SkorchRegressorStudent
-
-            student = SkorchRegressorStudent(estimator, X, y)
-            # The net was fit on a column for a 1-D y: its predictions are flattened back.
-            self._flattens_predictions = student.flattens
-            return student, student.base_targets(y), labeled
-        self._flattens_predictions = False
-        y = np.asarray(y, dtype=np.float64)
-        student = make_closed_form_student(estimator, X, y.ndim) or RegressorStudent(y.ndim)
-        return student, y, labeled
+        # Whatever this fit's spectra will be, none of an earlier fit's survives it.
+        self._spectral_inputs = self._spectral_cache = None
+        student = self._student_class().build(estimator, X, y)
+        return student, student.base_targets(y), np.ones(y.shape[0], dtype=bool)
 
     def _fit_generations(self, student, estimator, fit, record):
-        if student.supports_spectral_diagonals:
-            # The training rows, not the student: it holds an n-by-n factorization.
-            self._spectral_inputs = (estimator, fit.X_train, fit.sw_train)
-        return super()._fit_generations(student, estimator, fit, record)
-
-    def _as_fitted_y(self, prediction):
-        if getattr(self, "_flattens_predictions", False):
-            return prediction.reshape(-1)
-        return prediction
-
-    def predict(self, X):
-        """Predict with ``estimator_`` (see ``final_generation``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples (any number of dimensions for a skorch net).
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions, with the shape ``y`` had in ``fit``.
-        """
-        return self._as_fitted_y(super().predict(X))
-
-    def staged_predict(self, X):
-        """Predictions of every generation, generation 0 first.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples (any number of dimensions for a skorch net).
-
-        Yields
-        ------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions of one generation, with the shape ``y`` had in ``fit``.
-        """
-        for prediction in super().staged_predict(X):
-            yield self._as_fitted_y(prediction)
+        super()._fit_generations(student, estimator, fit, record)
+        if not student.supports_spectral_diagonals:
+            return
+        # The training rows, for the eigendecomposition on first access: KernelRidge
+        # generations keep the same array as X_fit_, so this costs no memory and, in a
+        # pickle, no bytes (pickle stores one object once).
+        self._spectral_inputs = (estimator, fit.X_train, fit.sw_train)
+        if isinstance(_last_step(estimator), KernelRidge):
+            return
+        # Ridge: the system is (features x features) or (rows x rows), whichever is
+        # smaller, so its eigendecomposition costs no more than a Ridge fit; done now, it
+        # spares keeping the training rows, which prediction does not need.
+        try:
+            self._spectral_cache = spectral_diagonals(
+                estimator, fit.X_train, fit.sw_train, self.alpha, len(self.generations_)
+            )
+        except AttributeError:
+            return  # features the closed form could not take: access says so
+        self._spectral_inputs = None
 
     @property
     def spectral_diagonals_(self):
@@ -361,18 +299,20 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
             ``limit`` (``d / (d + lambda / (1 - alpha))``; zeros for ``alpha=1``).
         """
         check_is_fitted(self)
+        if getattr(self, "_spectral_cache", None) is not None:
+            return self._spectral_cache
         if getattr(self, "_spectral_inputs", None) is None:
             raise AttributeError(
                 "spectral_diagonals_ exists only where the closed form was used: a "
                 "KernelRidge or Ridge estimator (or a pipeline of y-free transformers "
                 "ending in one) with a finite n_generations."
             )
-        if getattr(self, "_spectral_cache", None) is None:
-            estimator, X, sample_weight = self._spectral_inputs
-            self._spectral_cache = spectral_diagonals(
-                estimator, X, sample_weight, self.alpha, self.n_generations_
-            )
+        estimator, X, sample_weight = self._spectral_inputs
+        self._spectral_cache = spectral_diagonals(
+            estimator, X, sample_weight, self.alpha, self.n_generations_
+        )
         return self._spectral_cache
 
-    def _make_ensemble(self, generations):
-        return _RegressorEnsemble(generations)
+
+def _last_step(estimator):
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator

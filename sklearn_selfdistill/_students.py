@@ -1,32 +1,43 @@
 """How one generation is fit on its teacher's outputs: one adapter per kind of estimator.
 
-The generation loop in ``_base.py`` only speaks to a ``Student``:
+The generation loop in ``_base.py`` never asks what kind of estimator it holds: it asks
+:func:`student_class` once, and from then on only speaks to a ``Student``:
 
-- ``targets(base, teacher_output, alpha, temperature)`` mixes the ground truth
-  with the teacher's outputs into the targets of the next generation;
+- ``x_validation`` (a class attribute): how ``validate_data`` checks ``X`` for it;
+- ``check_sample_weight(estimator, sample_weight)`` (a class method): the user's
+  weights, or a clear error where the estimator cannot honour them;
+- ``build(estimator, X, y, **settings)`` (a class method): the adapter for one fit;
+- ``base_targets(y)`` and ``targets(base, teacher_output, alpha, temperature)``: the
+  targets of generation 0, and those of the next generation from the ground truth and
+  the teacher's outputs;
 - ``fit(estimator, X, targets, sample_weight=..., fit_params=..., teacher=...)`` fits a
   fresh estimator on them (``teacher``: the previous fitted generation, None for
   generation 0);
 - ``output(estimator, X)`` is what a fitted generation passes on as a teacher;
 - ``announce(estimator, generation, alpha, temperature)`` tells the user, before a
   generation's fit, what its own progress output means (a verbose net's epoch table);
-- ``scoring_view(model, X)`` is what the scorer sees (a student that already knows
-  the model's predictions on X can spare the scorer a predict).
+- ``scoring_view(model, X)`` is what the scorer sees, ``predict(model, X)`` (and a
+  classifier's ``predict_proba`` and ``decision_function``) what the meta-estimator
+  returns, ``ensemble(generations)`` the Born-Again ensemble, and
+  ``for_prediction()`` what the fitted meta-estimator keeps of the adapter.
 
 A student declares what else it supports: ``supports_limit`` (``fit_limit``, the limit
 of infinitely many generations) and ``supports_spectral_diagonals``. Targets always
-live in one array with a row per sample, so the loop can slice them for cross-fitting
-and validation without knowing what they mean.
+live in one array (or an object sliced like one) with a row per sample, so the loop can
+slice them for cross-fitting and validation without knowing what they mean.
 """
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils.metaestimators import available_if
 
-from ._routes import expand, is_hard
+from ._routes import auto_route, check_route, expand, is_hard
 from ._soft_targets import distillation_targets
-from ._weights import fit_estimator, index_params
+from ._weights import accepts_sample_weight, fit_estimator, index_params
 
 
 def is_skorch_net(estimator):
@@ -34,20 +45,104 @@ def is_skorch_net(estimator):
     return any(cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__)
 
 
+def student_class(estimator, task):
+    """The adapter class for ``estimator`` in a ``task`` ("classifier" or "regressor").
+
+    The one place that looks at the kind of estimator.
+    """
+    if is_skorch_net(estimator):
+        if task == "classifier":
+            from .nn._skorch import SkorchClassifierStudent
+
+            return SkorchClassifierStudent
+        from .nn._skorch_regressor import SkorchRegressorStudent
+
+        return SkorchRegressorStudent
+    if task == "classifier":
+        return SoftTargetClassifierStudent
+    from ._closed_form import ClosedFormStudent, PipelineClosedFormStudent, closed_form_pipeline
+
+    if closed_form_pipeline(estimator):
+        return PipelineClosedFormStudent
+    if type(estimator) in (KernelRidge, Ridge):
+        return ClosedFormStudent
+    return RegressorStudent
+
+
 class Student:
-    """What every student shares: scoring a fitted generation is scoring the model."""
+    """What every student shares; the defaults are those of a scikit-learn estimator."""
 
     #: Whether ``fit_limit`` gives the limit of infinitely many generations.
     supports_limit = False
     #: Whether the spectral diagonals of the generations can be computed.
     supports_spectral_diagonals = False
+    #: How ``validate_data`` checks X: dtype and NaN are the wrapped estimator's call.
+    x_validation = {"dtype": None, "ensure_all_finite": False}
+    #: The route a classifier learns distributions by (see ``_routes``); None elsewhere.
+    route = None
+
+    @classmethod
+    def check_sample_weight(cls, estimator, sample_weight):
+        """``sample_weight``, where ``estimator`` can honour it (as repeated rows if need be)."""
+        if accepts_sample_weight(estimator):
+            return sample_weight
+        if not np.array_equal(sample_weight, np.rint(sample_weight)):
+            raise ValueError(
+                f"sample_weight was passed, but the wrapped estimator "
+                f"{type(estimator).__name__} does not accept sample_weight in fit, so a "
+                f"weight can only be a whole number of copies of its row; got fractional "
+                f"weights such as {sample_weight[sample_weight != np.rint(sample_weight)][0]:g}."
+            )
+        return sample_weight
 
     def scoring_view(self, model, X):
         """What the scorer should see for ``model`` scored on ``X``."""
         return model
 
+    def predict(self, model, X):
+        """What the meta-estimator's ``predict`` returns for a fitted generation."""
+        return model.predict(X)
+
     def announce(self, estimator, generation, alpha, temperature):
         """Before the fit of ``generation``: nothing to say for most estimators."""
+
+    def for_prediction(self):
+        """What a fitted meta-estimator keeps: the adapter without what only fit needs."""
+        return self
+
+
+class StudentView:
+    """A fitted generation as its student presents it (labels, flattened outputs)."""
+
+    def __init__(self, student, model):
+        self.student, self.model = student, model
+
+    def predict(self, X):
+        return self.student.predict(self.model, X)
+
+    def score(self, X, y, sample_weight=None):
+        return self.student.score(self.model, X, y, sample_weight)
+
+    def __sklearn_tags__(self):
+        return get_tags(self.model)
+
+    @available_if(lambda self: hasattr(self.student, "classes"))
+    def predict_proba(self, X):
+        return self.student.predict_proba(self.model, X)
+
+    @property
+    def classes_(self):
+        return self.student.classes
+
+
+class _RegressorEnsemble:
+    """Born-Again ensemble: averages the generations' predictions."""
+
+    def __init__(self, student, generations):
+        self.student, self.generations = student, generations
+
+    def predict(self, X):
+        return np.mean([self.student.predict(g, X) for g in self.generations], axis=0)
 
 
 class RegressorStudent(Student):
@@ -56,8 +151,12 @@ class RegressorStudent(Student):
     def __init__(self, target_ndim):
         self.target_ndim = target_ndim
 
+    @classmethod
+    def build(cls, estimator, X, y, **settings):
+        return cls(np.ndim(y))
+
     def base_targets(self, y):
-        return y
+        return np.asarray(y, dtype=np.float64)
 
     def targets(self, base, teacher_output, alpha, temperature):
         return alpha * teacher_output + (1 - alpha) * base
@@ -68,6 +167,53 @@ class RegressorStudent(Student):
     def output(self, estimator, X):
         prediction = np.asarray(estimator.predict(X), dtype=np.float64)
         return prediction.reshape((-1,) if self.target_ndim == 1 else (X.shape[0], -1))
+
+    def score(self, model, X, y, sample_weight=None):
+        return r2_score(y, self.predict(model, X), sample_weight=sample_weight)
+
+    def ensemble(self, generations):
+        return _RegressorEnsemble(self, generations)
+
+
+class _ClassifierEnsemble:
+    """Born-Again ensemble: averages the generations' probabilities."""
+
+    def __init__(self, student, generations):
+        self.student, self.generations = student, generations
+        self.classes_ = student.classes
+
+    def predict_proba(self, X):
+        return np.mean([self.student.predict_proba(g, X) for g in self.generations], axis=0)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    @available_if(lambda self: all(hasattr(g, "decision_function") for g in self.generations))
+    def decision_function(self, X):
+        scores = [aligned_decision(g, X, self.classes_) for g in self.generations]
+        return np.mean(scores, axis=0)
+
+
+class ClassifierStudent(Student):
+    """What classifier students share: ``classes`` (the user's labels), probabilities
+    and scores with one column per class, accuracy."""
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    def predict_proba(self, model, X):
+        return aligned_proba(model, X, self.classes)
+
+    def decision_function(self, model, X):
+        if isinstance(model, _ClassifierEnsemble):
+            return model.decision_function(X)
+        return aligned_decision(model, X, self.classes)
+
+    def score(self, model, X, y, sample_weight=None):
+        return accuracy_score(y, self.predict(model, X), sample_weight=sample_weight)
+
+    def ensemble(self, generations):
+        return _ClassifierEnsemble(self, generations)
 
 
 def _warm_start_from(estimator, teacher, classes):
@@ -94,7 +240,7 @@ def _warm_start_from(estimator, teacher, classes):
     return lambda: final.set_params(warm_start=False)
 
 
-class SoftTargetClassifierStudent(Student):
+class SoftTargetClassifierStudent(ClassifierStudent):
     """A scikit-learn classifier that learns a distribution per row through a route.
 
     The targets of generation 0 are class indices (``-1`` unlabelled); later ones are
@@ -104,8 +250,22 @@ class SoftTargetClassifierStudent(Student):
     """
 
     def __init__(self, classes, route):
-        self.classes = classes
+        super().__init__(classes)
         self.route = route
+
+    @classmethod
+    def build(cls, estimator, X, y, *, classes, soft_targets="auto", **settings):
+        """The adapter, with the route ``soft_targets`` names (``"auto"``: one that works)."""
+        if not hasattr(estimator, "predict_proba"):
+            raise TypeError(
+                f"SelfDistillationClassifier passes each generation's probabilities on to "
+                f"the next, so the wrapped estimator needs a predict_proba method; "
+                f"{type(estimator).__name__} has none. For SVC, set probability=True."
+            )
+        if soft_targets == "auto":
+            return cls(classes, auto_route(estimator)[0])
+        check_route(estimator, soft_targets)
+        return cls(classes, soft_targets)
 
     def base_targets(self, y_encoded):
         """The class indices themselves (``-1`` unlabelled): a hard target per row.
@@ -144,7 +304,7 @@ class SoftTargetClassifierStudent(Student):
             restore()
 
     def output(self, estimator, X):
-        return aligned_proba(estimator, X, self.classes)
+        return self.predict_proba(estimator, X)
 
 
 def aligned_proba(estimator, X, classes):

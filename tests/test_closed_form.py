@@ -1,5 +1,6 @@
 """KernelRidge / Ridge: the closed form equals refitting generation by generation."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -656,3 +657,42 @@ def test_precomputed_kernel_assembled_in_blocks_matches_rbf(curve):
     limit_pre = clone(precomputed).set_params(n_generations=np.inf)
     limit_pre.fit(blockwise(X, X), y, sample_weight=w)
     assert_close(limit_pre.predict(K_new), limit_rbf.predict(X_new))
+
+
+def test_a_pickled_ridge_lineage_keeps_only_what_prediction_needs():
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(20_000, 50), rng.randn(20_000)
+    reg = SelfDistillationRegressor(Ridge(), n_generations=3).fit(X, y)
+    assert X.nbytes == 8_000_000
+    assert len(pickle.dumps(reg)) < 20_000  # three Ridge models and the diagonals
+    diagonals = reg.spectral_diagonals_
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(restored.spectral_diagonals_.generations, diagonals.generations)
+    assert_close(restored.predict(X[:5]), reg.predict(X[:5]))
+
+
+def test_a_pickled_kernel_ridge_lineage_stores_its_training_rows_once(curve):
+    X, y, _ = curve
+    reg = SelfDistillationRegressor(KernelRidge(alpha=0.1), n_generations=3).fit(X, y)
+    # Every generation predicts from X_fit_; the spectra need nothing more.
+    generations = len(pickle.dumps(reg.generations_))
+    assert len(pickle.dumps(reg)) < generations + X.nbytes / 2 + 4_000
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(
+        restored.spectral_diagonals_.eigenvalues, reg.spectral_diagonals_.eigenvalues
+    )
+
+
+@pytest.mark.parametrize("estimator", [KernelRidge(alpha=0.1), Ridge(alpha=0.1)])
+def test_a_refit_on_other_data_never_reuses_the_spectra_of_the_first(curve, estimator):
+    X, y, _ = curve
+    reg = SelfDistillationRegressor(estimator, n_generations=2, alpha=0.5)
+    first = reg.fit(X, y).spectral_diagonals_
+    X_other = X[: X.shape[0] // 2] * 3.0
+    second = reg.fit(X_other, y[: X.shape[0] // 2]).spectral_diagonals_
+    fresh = clone(reg).fit(X_other, y[: X.shape[0] // 2]).spectral_diagonals_
+    assert second.eigenvalues.shape != first.eigenvalues.shape or not np.allclose(
+        second.eigenvalues, first.eigenvalues
+    )
+    assert_close(second.eigenvalues, fresh.eigenvalues)
+    assert_close(second.generations, fresh.generations)

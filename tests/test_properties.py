@@ -369,7 +369,8 @@ def test_staged_predict_regressor_is_each_generation(examples, data, estimator, 
     # predict: the recorded training R^2 must still be the fitted model's R^2 there.
     rows = training_rows(reg, y)
     for record, model in zip(reg.history_, reg.generations_, strict=True):
-        expected = model.score(X[rows], y[rows])
+        # Scored as fit: with the rows' weights.
+        expected = model.score(X[rows], y[rows], sample_weight=_at(weights, rows))
         assert record["train_score"] == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
@@ -401,7 +402,12 @@ def test_staged_predict_classifier_is_each_generation(
         np.testing.assert_array_equal(clf.predict_proba(X_test), staged_proba[final])
     rows = training_rows(clf, y)
     for record, model in zip(clf.history_, clf.generations_, strict=True):
-        assert record["train_score"] == model.score(X[rows], y[rows])
+        expected = model.score(X[rows], y[rows], sample_weight=_at(weights, rows))
+        assert record["train_score"] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def _at(weights, rows):
+    return None if weights is None else np.asarray(weights)[rows]
 
 
 # -- 4. the Born-Again ensemble is the mean of the generations ------------------------

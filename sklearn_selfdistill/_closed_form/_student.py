@@ -3,6 +3,7 @@
 import copy
 import warnings
 
+import numpy as np
 from scipy import linalg
 from sklearn.metrics import r2_score
 from sklearn.utils import get_tags
@@ -40,6 +41,18 @@ class ClosedFormStudent(RegressorStudent):
 
     supports_limit = True
     supports_spectral_diagonals = True
+    # The closed form computes with X itself: it must be numeric and finite.
+    x_validation = {"dtype": "numeric", "ensure_all_finite": True}
+
+    @classmethod
+    def build(cls, estimator, X, y, **settings):
+        """The closed-form student, or a plain one where the closed form does not apply
+        (``Ridge(positive=True)``, a penalty per target, ...)."""
+        return make_closed_form_student(estimator, X, np.ndim(y)) or RegressorStudent(np.ndim(y))
+
+    def for_prediction(self):
+        # The fitted generations are ordinary estimators; the factorization stays behind.
+        return RegressorStudent(self.target_ndim)
 
     def __init__(self, target_ndim, system, estimator):
         super().__init__(target_ndim)
@@ -131,6 +144,10 @@ class PipelineClosedFormStudent(ClosedFormStudent):
     random state: two calls to ``fit`` draw different features, but within one fit
     all generations share them, as they do when refitting.
     """
+
+    # X goes to the pipeline's first steps, which validate it as the pipeline would; the
+    # closed form checks their output as the last step would.
+    x_validation = RegressorStudent.x_validation
 
     def __init__(self, target_ndim, system, estimator):
         super().__init__(target_ndim, system, estimator.steps[-1][1])

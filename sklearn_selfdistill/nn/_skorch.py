@@ -18,15 +18,13 @@ tensors for the time of its fit and its batches carry row numbers (see
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.metrics import accuracy_score
-from sklearn.utils import get_tags
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 from skorch.dataset import Dataset
 from skorch.utils import to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
-from .._students import Student
+from .._students import ClassifierStudent, StudentView
 from ._fast import TensorBatchesMixin, TensorBatchNetClassifier, as_user_class, library_class
 from .callbacks import AugmentedTeacher
 from .losses import UNLABELED, DistillationLoss
@@ -349,25 +347,6 @@ class _NetTargets:
         return _NetTargets(self.codes[rows], logits, self.alpha, self.temperature)
 
 
-class _LabelledView:
-    """A fitted net seen with the meta-estimator's labels (skorch predicts class indices)."""
-
-    def __init__(self, net, classes):
-        self.net, self.classes_ = net, classes
-
-    def predict_proba(self, X):
-        return self.net.predict_proba(X)
-
-    def predict(self, X):
-        return self.classes_[self.net.predict_proba(X).argmax(axis=1)]
-
-    def score(self, X, y, sample_weight=None):
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
-
-    def __sklearn_tags__(self):
-        return get_tags(self.net)
-
-
 #: The parameters of the user's criterion that DistillationLoss takes too.
 CARRIED_CRITERION_PARAMS = ("weight", "label_smoothing")
 
@@ -384,8 +363,36 @@ def _check_criterion_params(net):
         )
 
 
-class SkorchClassifierStudent(Student):
+#: How the meta-estimators validate a net's X: images (n, C, H, W) go to the module as
+#: they are; a net cannot take NaN; the module's weights are float32, and torch warns on
+#: read-only arrays (pandas').
+NET_X_VALIDATION = {
+    "dtype": np.float32,
+    "ensure_all_finite": True,
+    "allow_nd": True,
+    "force_writeable": True,
+}
+
+
+class NetStudent:
+    """What the students of skorch nets share: X and sample weights as nets take them."""
+
+    x_validation = NET_X_VALIDATION
+
+    @classmethod
+    def check_sample_weight(cls, estimator, sample_weight):
+        raise ValueError(
+            f"sample_weight was passed, but the wrapped estimator {type(estimator).__name__} "
+            f"does not accept sample_weight in fit; weight the loss instead."
+        )
+
+
+class SkorchClassifierStudent(NetStudent, ClassifierStudent):
     """Trains skorch ``NeuralNetClassifier`` generations with DistillationLoss."""
+
+    @classmethod
+    def build(cls, estimator, X, y, *, classes, teacher_predictions="in_sample", **settings):
+        return cls(estimator, classes, X, teacher_predictions)
 
     def __init__(self, net, classes, X, teacher_predictions="in_sample"):
         if not isinstance(net, NeuralNetClassifier):
@@ -402,7 +409,7 @@ class SkorchClassifierStudent(Student):
                 f"previous generation on every training batch, and a "
                 f"teacher_predictions={teacher_predictions!r} teacher is several nets."
             )
-        self.classes = classes
+        super().__init__(classes)
         self.kind = output_kind(net)
         _check_criterion_params(net)
         self._check_module_output(net, X)
@@ -427,10 +434,7 @@ class SkorchClassifierStudent(Student):
         return _NetTargets(base.codes, teacher_output, alpha, temperature)
 
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
-        if sample_weight is not None:
-            raise ValueError(
-                "sample_weight is not supported for skorch nets; weight the loss instead."
-            )
+        # sample_weight is always None: check_sample_weight refused it before any fit.
         fit_params = fit_params or {}
         n_classes = self.classes.shape[0]
         if targets.logits is None:
@@ -469,5 +473,9 @@ class SkorchClassifierStudent(Student):
     def output(self, estimator, X):
         return teacher_logits(estimator, X, self.kind)
 
+    def predict(self, model, X):
+        # The net predicts class indices: the labels are the columns of its probabilities.
+        return self.classes[np.argmax(model.predict_proba(X), axis=1)]
+
     def scoring_view(self, model, X):
-        return _LabelledView(model, self.classes)
+        return StudentView(self, model)

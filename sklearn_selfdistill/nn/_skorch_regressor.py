@@ -15,33 +15,15 @@ predictions are flattened back.
 
 import numpy as np
 import torch
-from sklearn.metrics import r2_score
-from sklearn.utils import get_tags
 from skorch import NeuralNetRegressor
 
-from .._students import Student
+from .._students import RegressorStudent, StudentView
 from . import _skorch
 from ._fast import TensorBatchNetRegressor, as_user_class, library_class
 from ._skorch import _check_module_is_a_class
 
 
-class _FlatView:
-    """A fitted net whose ``(N, 1)`` predictions are seen as the 1-D ``y`` it was given."""
-
-    def __init__(self, net):
-        self.net = net
-
-    def predict(self, X):
-        return self.net.predict(X).reshape(-1)
-
-    def score(self, X, y, sample_weight=None):
-        return r2_score(y, self.predict(X), sample_weight=sample_weight)
-
-    def __sklearn_tags__(self):
-        return get_tags(self.net)
-
-
-class SkorchRegressorStudent(Student):
+class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
     """Trains skorch ``NeuralNetRegressor`` generations on blended float32 targets.
 
     Parameters
@@ -60,6 +42,10 @@ class SkorchRegressorStudent(Student):
         a column and its predictions must be flattened back to 1-D.
     """
 
+    @classmethod
+    def build(cls, estimator, X, y, **settings):
+        return cls(estimator, X, y)
+
     def __init__(self, net, X, y):
         if not isinstance(net, NeuralNetRegressor):
             raise TypeError(
@@ -68,6 +54,7 @@ class SkorchRegressorStudent(Student):
                 f"NeuralNetClassifier belongs in SelfDistillationClassifier)."
             )
         _check_module_is_a_class(net)
+        super().__init__(y.ndim)
         self.target_shape = self._target_shape(net, X, y)
         self.flattens = y.ndim == 1 and self.target_shape == (1,)
 
@@ -105,8 +92,7 @@ class SkorchRegressorStudent(Student):
         return blended.astype(np.float32)
 
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
-        # sample_weight is always None: the meta-estimator refuses it before any training,
-        # as NeuralNetRegressor.fit takes none.
+        # sample_weight is always None: check_sample_weight refused it before any fit.
         # The user's class, fed by the library's in-memory batches where it can be.
         net_class = library_class(type(estimator), TensorBatchNetRegressor)
         net = net_class(**estimator.get_params(deep=False))
@@ -124,5 +110,10 @@ class SkorchRegressorStudent(Student):
         # A regression net's raw outputs are left alone by ``as_logits(..., "logits")``.
         return _skorch.teacher_logits(estimator, X, "logits")
 
+    def predict(self, model, X):
+        # The net was fit on a column for a 1-D y: its predictions are flattened back.
+        prediction = model.predict(X)
+        return prediction.reshape(-1) if self.flattens else prediction
+
     def scoring_view(self, model, X):
-        return _FlatView(model) if self.flattens else model
+        return StudentView(self, model) if self.flattens else model
