@@ -7,12 +7,11 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from sklearn_selfdistill import SelfDistillationClassifier, TemperatureSchedule
-from sklearn_selfdistill._routes import MAX_CLASSES_PER_ROW, TAIL_MASS
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +40,64 @@ def flexible_student(proba, labels, alpha, temperature):
     return out
 
 
-def fit_on_soft_targets(estimator, X, targets, classes, sample_weight=None):
+# The bounds of the sample_weight route as the docstring states them.
+DOCUMENTED_TAIL_MASS = 1e-3
+DOCUMENTED_MAX_CLASSES = 2
+
+
+def expand_soft_targets(X, targets, classes, sample_weight=None):
     """Reference of the sample_weight route: each row once per kept class, weighted.
 
-    Per row the most probable classes are kept until they hold all but ``TAIL_MASS``,
-    at most ``MAX_CLASSES_PER_ROW``, and renormalised; then times the row's weight.
+    Per row the most probable classes are kept until they hold all but 0.1% of the row's
+    distribution, at most 2 of them, and renormalised; then times the row's weight.
     """
     if sample_weight is None:
         sample_weight = np.ones(X.shape[0])
     X_rep, y_rep, w_rep = [], [], []
     for x, r, w in zip(X, targets, sample_weight, strict=True):
-        order = np.argsort(-r, kind="stable")[:MAX_CLASSES_PER_ROW]
-        kept = [k for i, k in enumerate(order) if r[k] > 0 and r[order[:i]].sum() < 1 - TAIL_MASS]
+        order = np.argsort(-r, kind="stable")[:DOCUMENTED_MAX_CLASSES]
+        kept = [
+            k
+            for i, k in enumerate(order)
+            if r[k] > 0 and r[order[:i]].sum() < 1 - DOCUMENTED_TAIL_MASS
+        ]
         for k in kept:
             X_rep.append(x)
             y_rep.append(classes[k])
             w_rep.append(w * r[k] / r[kept].sum())
-    return clone(estimator).fit(np.array(X_rep), np.array(y_rep), sample_weight=np.array(w_rep))
+    return np.array(X_rep), np.array(y_rep), np.array(w_rep)
+
+
+def fit_weighted(estimator, X, y, sample_weight):
+    """A fresh copy of ``estimator`` fit with the weights reaching every step that weighs."""
+    estimator = clone(estimator)
+    if isinstance(estimator, Pipeline):
+        params = {f"{name}__sample_weight": sample_weight for name, _ in estimator.steps}
+        return estimator.fit(X, y, **params)
+    return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def fit_on_soft_targets(estimator, X, targets, classes, sample_weight=None):
+    """``estimator`` refit by hand on the rows, labels and weights of the route."""
+    return fit_weighted(estimator, *expand_soft_targets(X, targets, classes, sample_weight))
+
+
+def onehot(y, n_classes=3):
+    return np.eye(n_classes)[y]
+
+
+@pytest.fixture
+def logistic_fits(monkeypatch):
+    """Every ``LogisticRegression.fit`` call of the test, as ``(X, y, sample_weight)``."""
+    calls = []
+    original = LogisticRegression.fit
+
+    def recording_fit(self, X, y, sample_weight=None):
+        calls.append((np.asarray(X).copy(), np.asarray(y).copy(), sample_weight))
+        return original(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(LogisticRegression, "fit", recording_fit)
+    return calls
 
 
 # A tight tolerance: the library starts LogisticRegression from its teacher, the
@@ -88,31 +128,90 @@ def test_temperature_changes_the_student(iris):
     assert hot.predict_proba(X).max(axis=1).mean() < cold.predict_proba(X).max(axis=1).mean()
 
 
-def test_documented_route_bounds_match_the_code():
-    assert (TAIL_MASS, MAX_CLASSES_PER_ROW) == (1e-3, 2)
+def test_documented_route_bounds_match_the_code(iris, logistic_fits):
     doc = " ".join(SelfDistillationClassifier.__doc__.split())
     assert "all but 0.1% of ``r``, at most 2 per row" in doc
+    X, y = iris
+    clf = SelfDistillationClassifier(
+        LogisticRegression(C=10.0), n_generations=2, alpha=0.7, temperature=1.0
+    ).fit(X, y)
+    targets = 0.7 * clf.generations_[0].predict_proba(X) + 0.3 * onehot(y)
+    ranked = -np.sort(-targets, axis=1)
+    single = ranked[:, 0] >= 0.999
+    # The data holds rows of each kind: one class above the tail, and three classes
+    # above it (where the cap of 2 bites).
+    assert single.sum() > 0 and np.sum(ranked[:, :2].sum(axis=1) < 0.999) > 0
+    X_fit, y_fit, w_fit = logistic_fits[1]
+    assert y_fit.shape[0] == 2 * X.shape[0] - single.sum()
+    X_ref, y_ref, w_ref = expand_soft_targets(X, targets, clf.classes_)
+    np.testing.assert_array_equal(X_fit, X_ref)
+    np.testing.assert_array_equal(y_fit, y_ref)
+    np.testing.assert_allclose(w_fit, w_ref, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
     "estimator",
     [
-        LogisticRegression(),
-        SGDClassifier(loss="log_loss", random_state=0),
+        LogisticRegression(tol=1e-10, max_iter=10_000),
+        SGDClassifier(loss="log_loss"),
         HistGradientBoostingClassifier(max_iter=15),
         RandomForestClassifier(n_estimators=10),
-        make_pipeline(StandardScaler(), LogisticRegression()),
+        # C=10: some rows keep one class, so the scaler sees the weights.
+        make_pipeline(StandardScaler(), LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)),
     ],
     ids=["logistic", "sgd", "hgb", "forest", "pipeline"],
 )
 def test_any_probabilistic_classifier_with_sample_weight(iris, estimator):
     X, y = iris
-    clf = SelfDistillationClassifier(estimator, n_generations=3, random_state=0).fit(X, y)
-    proba = clf.predict_proba(X)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert proba.shape == (150, 3)
-    assert clf.score(X, y) > 0.8
-    assert len(clf.generations_) == 3 and clf.n_generations_ == 3
+    alpha = 0.7
+    clf = SelfDistillationClassifier(
+        estimator, n_generations=3, alpha=alpha, temperature=1.0, random_state=0
+    ).fit(X, y)
+    assert clf.soft_targets_ == "sample_weight"
+    # A clone of a fitted generation has its parameters, the seeded random_state
+    # included: the reference is that estimator refit by hand.
+    plain = clone(clf.generations_[0]).fit(X, y)
+    np.testing.assert_array_equal(clf.generations_[0].predict_proba(X), plain.predict_proba(X))
+    for g in (1, 2):
+        teacher = clf.generations_[g - 1].predict_proba(X)
+        targets = alpha * teacher + (1 - alpha) * onehot(y)
+        reference = fit_on_soft_targets(clf.generations_[g], X, targets, clf.classes_)
+        np.testing.assert_allclose(
+            clf.generations_[g].predict_proba(X),
+            reference.predict_proba(X),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+
+def test_each_generation_learns_from_the_one_before(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(TIGHT_LR, n_generations=4, alpha=0.8, temperature=1.0).fit(
+        X, y
+    )
+    for g in (1, 2, 3):
+        teacher = clf.generations_[g - 1].predict_proba(X)
+        targets = 0.8 * teacher + 0.2 * onehot(y)
+        reference = fit_on_soft_targets(TIGHT_LR, X, targets, clf.classes_)
+        np.testing.assert_allclose(
+            clf.generations_[g].predict_proba(X), reference.predict_proba(X), rtol=1e-5, atol=1e-6
+        )
+    # Generation 0 as the teacher of generation 3 would give another model.
+    from_zero = 0.8 * clf.generations_[0].predict_proba(X) + 0.2 * onehot(y)
+    other = fit_on_soft_targets(TIGHT_LR, X, from_zero, clf.classes_)
+    assert not np.allclose(clf.generations_[3].predict_proba(X), other.predict_proba(X), atol=1e-4)
+
+
+def test_alpha_one_learns_the_teachers_probabilities_at_any_temperature(iris):
+    X, y = iris
+    clf = SelfDistillationClassifier(TIGHT_LR, n_generations=2, alpha=1.0, temperature=4.0).fit(
+        X, y
+    )
+    teacher = clf.generations_[0].predict_proba(X)
+    reference = fit_on_soft_targets(TIGHT_LR, X, teacher, clf.classes_)
+    np.testing.assert_allclose(
+        clf.generations_[1].predict_proba(X), reference.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_classifier_without_predict_proba_is_a_clear_error(iris):
@@ -177,6 +276,8 @@ def test_user_random_state_of_the_estimator_is_kept(iris):
         RandomForestClassifier(n_estimators=5, random_state=7), n_generations=2, random_state=3
     ).fit(X, y)
     assert all(g.random_state == 7 for g in clf.generations_)
+    plain = RandomForestClassifier(n_estimators=5, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(clf.generations_[0].predict_proba(X), plain.predict_proba(X))
 
 
 def test_sample_weight_multiplies_the_soft_weights(iris):
@@ -193,15 +294,24 @@ def test_sample_weight_multiplies_the_soft_weights(iris):
     )
 
 
-def test_string_labels_and_minus_one_as_an_ordinary_class(iris):
+def test_string_labels_give_the_model_of_their_codes(iris):
     X, y = iris
-    names = np.array(["setosa", "versicolor", "virginica"])[y]
-    clf = SelfDistillationClassifier(n_generations=2).fit(X, names)
+    names = np.array(["setosa", "versicolor", "virginica"])
+    clf = SelfDistillationClassifier(n_generations=2).fit(X, names[y])
+    coded = SelfDistillationClassifier(n_generations=2).fit(X, y)
     assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
-    assert set(clf.predict(X)) <= set(names)
+    np.testing.assert_allclose(clf.predict_proba(X), coded.predict_proba(X), rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), names[coded.predict(X)])
+
+
+def test_minus_one_is_an_ordinary_class_without_unlabeled(iris):
+    X, y = iris
     signed = np.where(y == 0, -1, 1)
     clf = SelfDistillationClassifier(n_generations=2).fit(X, signed)
     np.testing.assert_array_equal(clf.classes_, [-1, 1])
+    # No row is left out of generation 0: it is the plain fit on every row.
+    plain = LogisticRegression().fit(X, signed)
+    np.testing.assert_array_equal(clf.generations_[0].predict_proba(X), plain.predict_proba(X))
 
 
 # -- cross-fit teachers ------------------------------------------------------------
@@ -302,6 +412,13 @@ def test_unlabeled_marker_can_be_a_string(iris):
     names[::5] = "?"
     clf = SelfDistillationClassifier(n_generations=2, unlabeled="?").fit(X, names)
     assert list(clf.classes_) == ["a", "b", "c"]
+    # The same rows marked by -1 give the same model.
+    marked = np.where(np.arange(150) % 5 == 0, -1, y)
+    coded = SelfDistillationClassifier(n_generations=2, unlabeled=-1).fit(X, marked)
+    for proba, coded_proba in zip(
+        clf.staged_predict_proba(X), coded.staged_predict_proba(X), strict=True
+    ):
+        np.testing.assert_allclose(proba, coded_proba, rtol=1e-12)
 
 
 def test_only_one_labeled_class_is_a_clear_error(iris):
@@ -393,7 +510,11 @@ def test_a_temperature_too_small_to_compute_with_is_refused_before_any_fit(
     assert fits == []
 
 
-def test_the_smallest_temperature_still_gives_finite_targets(iris):
+def test_the_smallest_temperature_still_gives_finite_targets(iris, logistic_fits):
     X, y = iris
     clf = SelfDistillationClassifier(n_generations=2, temperature=1e-3).fit(X, y)
+    _, _, weights = logistic_fits[1]
+    # Each row's kept classes are its target renormalised: a finite distribution per row.
+    assert np.all(np.isfinite(weights)) and np.all(weights > 0)
+    assert weights.sum() == pytest.approx(X.shape[0])
     assert np.all(np.isfinite(clf.predict_proba(X)))
