@@ -11,8 +11,9 @@ import numpy as np
 from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import has_fit_parameter
+
+from ._compat import _safe_indexing
 
 # Meta-estimators whose fit takes ``**fit_params`` and hands them to the estimator
 # they wrap (scikit-learn calls that estimator by one of these names).
@@ -100,8 +101,10 @@ def fit_estimator(estimator, X, y, sample_weight=None, fit_params=None):
         _request_weights(estimator)
         return estimator.fit(X, y, sample_weight=sample_weight, **fit_params)
     if isinstance(estimator, Pipeline):
+        # The same predicate the routes decide by: a step weighs if it accepts weights,
+        # directly or through the estimator it wraps (SelectFromModel, ...).
         for name, step in estimator.steps:
-            if step not in (None, "passthrough") and has_fit_parameter(step, "sample_weight"):
+            if step not in (None, "passthrough") and accepts_sample_weight(step):
                 fit_params[f"{name}__sample_weight"] = sample_weight
         return estimator.fit(X, y, **fit_params)
     return estimator.fit(X, y, sample_weight=sample_weight, **fit_params)

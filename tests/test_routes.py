@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_selection import SelectFromModel
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
@@ -218,3 +219,32 @@ def test_parallel_cross_fit_folds_equal_sequential(iris):
         sequential.staged_predict_proba(X), parallel.staged_predict_proba(X), strict=True
     ):
         np.testing.assert_array_equal(a, b)
+
+
+class _RecordingLogisticRegression(LogisticRegression):
+    """Records, on the class, the weights each fit received."""
+
+    received = []
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).received.append(sample_weight)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_a_step_that_weighs_through_its_inner_estimator_gets_the_weights(iris):
+    X, y = iris
+    # SelectFromModel's fit takes **fit_params for its estimator: the route counts it as
+    # a step that weighs, so the weights must reach it.
+    pipeline = make_pipeline(
+        SelectFromModel(_RecordingLogisticRegression(max_iter=500)),
+        LogisticRegression(max_iter=500),
+    )
+    assert auto_route(pipeline)[0] == "sample_weight"
+    _RecordingLogisticRegression.received = []
+    clf = SelfDistillationClassifier(pipeline, n_generations=2, alpha=0.7, temperature=2.0)
+    clf.fit(X, y)
+    received = _RecordingLogisticRegression.received
+    assert len(received) == 2 and received[0] is None  # generation 0: one row per row
+    # Generation 1: the expanded rows, weighted by their soft targets.
+    assert received[1] is not None and received[1].shape[0] > X.shape[0]
+    assert np.all((received[1] > 0) & (received[1] <= 1))
