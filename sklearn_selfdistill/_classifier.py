@@ -5,11 +5,11 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseSelfDistillation, _estimator_has
+from ._compat import Interval, StrOptions
 from ._routes import ROUTES, rows_indexing_params
 from .schedules import TemperatureSchedule
 

@@ -91,7 +91,7 @@ Overridden or read in place (not importable)
 
 - ``NeuralNet._default_callbacks`` (skorch, seen in 1.4.0). ``nn/_skorch.py``: a
   property listing ``(name, callback)`` pairs; ``NeuralNetClassifier``'s holds
-  ``("valid_acc", EpochScoring)``, which ``DistillationNet`` overrides to replace.
+  ``("valid_acc", EpochScoring)``, which ``SoftTargetNetClassifier`` overrides to replace.
 - ``NeuralNet._set_training`` (skorch, since 0.9.0, seen in 1.4.0). ``nn/_fast.py``:
   called before every batch, ``.train(mode)`` on each module and criterion; overridden
   to skip the trees already in that mode.

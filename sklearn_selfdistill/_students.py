@@ -32,9 +32,10 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
+from ._compat import _safe_indexing
 from ._routes import auto_route, check_route, expand, is_hard
 from ._soft_targets import distillation_targets
 from ._weights import accepts_sample_weight, fit_estimator, index_params

@@ -344,3 +344,32 @@ def test_skorch_get_params_for_and_notify_order(skorch_parts):
     assert net.get_params_for("criterion") == {"reduction": "sum"}
     net.fit(parts.X, parts.y)
     assert order == ["net", "callback"]  # the net's own hook first, as nn._fast assumes
+
+
+def test_no_module_but_compat_imports_a_private_name_of_another_library():
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "sklearn_selfdistill"
+    libraries = {"sklearn", "skorch", "torch", "torchvision"}
+
+    def private(dotted):
+        return any(part.startswith("_") for part in dotted.split("."))
+
+    found = []
+    for path in package.rglob("*.py"):
+        if path.name == "_compat.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                module = node.module or ""
+                if module.split(".")[0] not in libraries:
+                    continue
+                names = [alias.name for alias in node.names]
+                if private(module) or any(private(name) for name in names):
+                    found.append(f"{path.relative_to(package)}:{node.lineno} {module}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in libraries and private(alias.name):
+                        found.append(f"{path.relative_to(package)}:{node.lineno} {alias.name}")
+    assert found == []
