@@ -89,7 +89,7 @@ Name                          Library       Since        What it is; what we use
 Overridden or read in place (not importable)
 --------------------------------------------
 
-- ``NeuralNet._default_callbacks`` (skorch, seen in 1.4.0). ``nn/_skorch.py``: a
+- ``NeuralNet._default_callbacks`` (skorch, seen in 1.4.0). ``nn/_soft_target_net.py``: a
   property listing ``(name, callback)`` pairs; ``NeuralNetClassifier``'s holds
   ``("valid_acc", EpochScoring)``, which ``SoftTargetNetClassifier`` overrides to replace.
 - ``NeuralNet._set_training`` (skorch, since 0.9.0, seen in 1.4.0). ``nn/_fast.py``:

@@ -31,7 +31,7 @@ import weakref
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset
@@ -168,12 +168,8 @@ class TensorBatchesMixin:
         return batches if batches is not None else super().get_iterator(dataset, training)
 
     def _tensor_batches(self, dataset, training):
-        if type(self).get_iterator is not TensorBatchesMixin.get_iterator:
-            return None  # a class in front wraps or replaces the iterator
-        prefix = "iterator_train" if training else "iterator_valid"
-        loader = self.iterator_train if training else self.iterator_valid
-        kwargs = self.get_params_for(prefix)
-        if loader is not DataLoader or not set(kwargs) <= _SPEED_ONLY or self.device is None:
+        kwargs = sliced_batch_settings(self, training)
+        if kwargs is None or self.device is None:
             return None
         tensors = plain_tensors(dataset)
         if tensors is None:
@@ -247,6 +243,27 @@ class TensorBatchesMixin:
         state = super().__getstate__()
         state.pop("fast_cache_", None)
         return state
+
+
+def sliced_batch_settings(net, training):
+    """The loader's settings where feeding ``net`` only cuts arrays into batches, else None.
+
+    The one rule of the nn layer for its own data path, for training batches
+    (:class:`TensorBatchesMixin`) and teacher predictions (``_outputs.teacher_logits``)
+    alike: skorch's default data set and ``DataLoader``, no ``get_dataset`` or
+    ``get_iterator`` of a class in front (``AccelerateMixin`` shards the loader), and
+    only loader settings that change how fast batches come, never what they hold.
+    """
+    cls = type(net)
+    if cls.get_iterator not in (NeuralNet.get_iterator, TensorBatchesMixin.get_iterator):
+        return None
+    if cls.get_dataset is not NeuralNet.get_dataset or net.dataset is not Dataset:
+        return None
+    loader = net.iterator_train if training else net.iterator_valid
+    settings = net.get_params_for("iterator_train" if training else "iterator_valid")
+    if loader is not DataLoader or not set(settings) <= _SPEED_ONLY:
+        return None
+    return settings
 
 
 class TensorBatchNetClassifier(TensorBatchesMixin, NeuralNetClassifier):

@@ -18,7 +18,7 @@ import torch
 from skorch import NeuralNetRegressor
 
 from .._students import RegressorStudent, StudentView
-from . import _skorch
+from . import _outputs, _skorch
 from ._fast import TensorBatchNetRegressor, as_user_class, library_class
 from ._skorch import _check_module_is_a_class
 
@@ -61,7 +61,7 @@ class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
     @staticmethod
     def _target_shape(net, X, y):
         """The shape of one row of the net's targets, from one forward pass on two rows."""
-        out = _skorch.probe_output(net, X)
+        out = _outputs.probe_output(net, X)
         name = net.module.__name__
         if not isinstance(out, torch.Tensor):
             raise TypeError(
@@ -103,12 +103,12 @@ class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
         if estimator.verbose:
             criterion = estimator.criterion
             name = getattr(criterion, "__name__", type(criterion).__name__)
-            header = _skorch.generation_header(generation, alpha, None, loss=name, targets="y")
+            header = _outputs.generation_header(generation, alpha, None, loss=name, targets="y")
             print(header, flush=True)
 
     def output(self, estimator, X):
         # A regression net's raw outputs are left alone by ``as_logits(..., "logits")``.
-        return _skorch.teacher_logits(estimator, X, "logits")
+        return _outputs.teacher_logits(estimator, X, "logits")
 
     def predict(self, model, X):
         # The net was fit on a column for a 1-D y: its predictions are flattened back.

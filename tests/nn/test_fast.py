@@ -17,9 +17,10 @@ from skorch.callbacks import ProgressBar
 from skorch.dataset import Dataset
 
 from sklearn_selfdistill import SelfDistillationClassifier, SelfDistillationRegressor
-from sklearn_selfdistill.nn import _fast
+from sklearn_selfdistill.nn import _fast, _outputs
 from sklearn_selfdistill.nn._fast import TensorBatches, data_device
-from sklearn_selfdistill.nn._skorch import SkorchClassifierStudent, SoftTargetNetClassifier
+from sklearn_selfdistill.nn._skorch import SkorchClassifierStudent
+from sklearn_selfdistill.nn._soft_target_net import SoftTargetNetClassifier
 from sklearn_selfdistill.nn.models import MLP
 
 
@@ -449,7 +450,7 @@ _LOAD = """
 import pickle
 import numpy as np
 from sklearn.datasets import load_digits
-from sklearn_selfdistill.nn._skorch import SoftTargetNetClassifier
+from sklearn_selfdistill.nn._soft_target_net import SoftTargetNetClassifier
 
 X, y = load_digits(return_X_y=True)
 with open("generation_class.pkl", "rb") as f:
@@ -487,3 +488,45 @@ def test_the_classes_made_at_run_time_are_not_kept_once_unused():
         del user_class, made
     gc.collect()
     assert len(_fast._made) <= before
+
+
+class _OwnDataset(NeuralNetClassifier):
+    def get_dataset(self, X, y=None):
+        return super().get_dataset(X, y)
+
+
+def _first_row_only(batch):
+    return torch.utils.data.default_collate(batch)
+
+
+@pytest.mark.parametrize(
+    ("make", "sliced"),
+    [
+        (lambda: classifier(), True),
+        (lambda: classifier(iterator_valid__num_workers=0, batch_size=7), True),
+        (lambda: classifier(iterator_valid__collate_fn=_first_row_only), False),
+        (lambda: classifier(iterator_valid__sampler=None), False),
+        (lambda: _OwnDataset(**classifier().get_params()), False),
+        (lambda: classifier(dataset=type("MyDataset", (Dataset,), {})), False),
+    ],
+    ids=["plain", "speed_only", "collate_fn", "sampler", "get_dataset", "dataset"],
+)
+def test_teacher_predictions_and_training_batches_follow_one_rule(digits, make, sliced):
+    X, y = digits
+    net = make().fit(X, y)
+    assert (_fast.sliced_batch_settings(net, training=False) is not None) is sliced
+    fetched = []
+    original = type(net).forward_iter
+
+    def counting(self, *args, **kwargs):
+        fetched.append(1)
+        return original(self, *args, **kwargs)
+
+    type(net).forward_iter = counting
+    try:
+        logits = _outputs.teacher_logits(net, X, "probabilities")
+    finally:
+        type(net).forward_iter = original
+    assert bool(fetched) is not sliced  # skorch's own loading exactly where the rule says
+    expected = torch.log(torch.as_tensor(net.predict_proba(X)).clamp_min(1e-38)).numpy()
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)

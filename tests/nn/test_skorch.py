@@ -9,8 +9,9 @@ from sklearn.base import clone
 from skorch import NeuralNetClassifier
 
 from sklearn_selfdistill import SelfDistillationClassifier, TemperatureSchedule
-from sklearn_selfdistill.nn import DistillationLoss, _skorch
-from sklearn_selfdistill.nn._skorch import SoftTargetNetClassifier, as_logits
+from sklearn_selfdistill.nn import DistillationLoss, _outputs, _skorch
+from sklearn_selfdistill.nn._outputs import as_logits
+from sklearn_selfdistill.nn._soft_target_net import SoftTargetNetClassifier
 from sklearn_selfdistill.nn.augment import RandAugmentNoise
 from sklearn_selfdistill.nn.callbacks import AugmentedTeacher, EMATeacher
 
@@ -79,13 +80,13 @@ def test_teacher_is_not_modified_by_its_student(data):
 def test_teacher_logits_are_computed_once_per_generation(data, monkeypatch):
     X, y = data
     calls = []
-    original = _skorch.teacher_logits
+    original = _outputs.teacher_logits
 
     def counting(teacher, X_, kind):
         calls.append(X_.shape[0])
         return original(teacher, X_, kind)
 
-    monkeypatch.setattr(_skorch, "teacher_logits", counting)
+    monkeypatch.setattr(_outputs, "teacher_logits", counting)
     SelfDistillationClassifier(net(max_epochs=4), n_generations=3).fit(X, y)
     assert calls == [120, 120]
 
@@ -105,7 +106,7 @@ def test_student_sees_the_teacher_logits_of_the_clean_inputs(data, monkeypatch):
         n_generations=2,
         temperature=3.0,
     ).fit(X, y)
-    expected = _skorch.teacher_logits(clf.generations_[0], X, "probabilities")
+    expected = _outputs.teacher_logits(clf.generations_[0], X, "probabilities")
     codes, teacher = seen[0]
     torch.testing.assert_close(codes, torch.as_tensor(y))
     torch.testing.assert_close(teacher, torch.log_softmax(torch.as_tensor(expected) / 3.0, -1))
@@ -218,13 +219,13 @@ def test_randaugment_changes_student_inputs_only(monkeypatch):
         callbacks=[RandAugmentNoise(num_ops=2, magnitude=15)],
     )
     teacher_inputs = []
-    original = _skorch.teacher_logits
+    original = _outputs.teacher_logits
 
     def recording_teacher(teacher, X_, kind):
         teacher_inputs.append(np.array(X_))
         return original(teacher, X_, kind)
 
-    monkeypatch.setattr(_skorch, "teacher_logits", recording_teacher)
+    monkeypatch.setattr(_outputs, "teacher_logits", recording_teacher)
     torch.manual_seed(0)
     SelfDistillationClassifier(augmented, n_generations=2).fit(X, y)
     assert len(seen) == 2  # one training batch per generation
@@ -377,7 +378,7 @@ def test_teacher_logits_match_the_nets_own_outputs(data, dataset):
     kwargs = {"batch_size": 50} if dataset == "default" else {"dataset": Scaled}
     fitted = net(**kwargs).fit(X, y)
     proba = fitted.predict_proba(X)  # goes through the net's own data set
-    logits = _skorch.teacher_logits(fitted, X, "probabilities")
+    logits = _outputs.teacher_logits(fitted, X, "probabilities")
     assert logits.dtype == np.float32 and logits.shape == (120, 3)
     np.testing.assert_allclose(torch.softmax(torch.as_tensor(logits), -1), proba, rtol=1e-5)
 

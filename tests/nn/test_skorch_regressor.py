@@ -14,7 +14,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
 
 from sklearn_selfdistill import SelfDistillationRegressor
-from sklearn_selfdistill.nn import _skorch
+from sklearn_selfdistill.nn import _outputs
 from sklearn_selfdistill.nn.models import MLP
 
 N_ROWS, N_FEATURES = 96, 6
@@ -147,13 +147,13 @@ def test_teacher_outputs_are_batched_once_per_generation_in_inference_mode(data,
             return super().forward(x)
 
     calls = []
-    original = _skorch.teacher_logits
+    original = _outputs.teacher_logits
 
     def counting(teacher, X_, kind):
         calls.append(X_.shape[0])
         return original(teacher, X_, kind)
 
-    monkeypatch.setattr(_skorch, "teacher_logits", counting)
+    monkeypatch.setattr(_outputs, "teacher_logits", counting)
     SelfDistillationRegressor(net(module=Recording), n_generations=3).fit(X, y)
     assert calls == [N_ROWS, N_ROWS]
     inference = [(rows, training) for rows, training, inference in forwards if inference]
@@ -261,13 +261,13 @@ def test_early_stopping_and_histories(data):
 def test_cross_fit_teachers_predict_held_out_folds(data, monkeypatch):
     X, y = data
     calls = []
-    original = _skorch.teacher_logits
+    original = _outputs.teacher_logits
 
     def counting(teacher, X_, kind):
         calls.append(X_.shape[0])
         return original(teacher, X_, kind)
 
-    monkeypatch.setattr(_skorch, "teacher_logits", counting)
+    monkeypatch.setattr(_outputs, "teacher_logits", counting)
     reg = SelfDistillationRegressor(
         net(max_epochs=1), n_generations=2, teacher_predictions="cross_fit", cv=3
     ).fit(X, y)
