@@ -1,38 +1,20 @@
 """BaseSelfDistillation: validation, the generation loop, plateau stop, history, staging."""
 
-import inspect
 import time
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
-from scipy.sparse import issparse
-from sklearn import get_config
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
-    get_routing_for_object,
-    process_routing,
-)
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 
-from ._compat import (
-    HasMethods,
-    Interval,
-    Options,
-    StrOptions,
-    _check_sample_weight,
-    _fit_context,
-    _safe_indexing,
-)
+from ._compat import HasMethods, Interval, Options, StrOptions, _fit_context
+from ._input_checks import InputChecks
 from ._interrupt import noticing_interrupts, raise_if_interrupted
-from ._students import student_class
-from ._weights import index_params
+from ._rows import FitData, routing_enabled, score, split_validation
+from ._teachers import teacher_output
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -64,105 +46,7 @@ def _seed_unset_random_states(estimator, seed):
     return estimator
 
 
-def _not_numbers(data):
-    """``(dtype, conversion error)`` where ``data`` holds values that are not numbers.
-
-    None for sparse or numeric data, and for ragged data (whose own validation error
-    already says what is wrong).
-    """
-    if issparse(data):
-        return None
-    try:
-        values = np.asarray(data)
-    except (TypeError, ValueError):
-        return None
-    if values.dtype.kind not in "OSU":
-        return None
-    try:
-        values.astype(np.float64)
-    except (TypeError, ValueError) as error:
-        return values.dtype, error
-    return None
-
-
-def _routing_enabled():
-    return get_config()["enable_metadata_routing"]
-
-
-def _weights_at(sample_weight, rows):
-    return None if sample_weight is None else sample_weight[rows]
-
-
-class _FitData:
-    """The rows of one fit: all of them, the training rows, the validation rows, and
-    the labelled training rows the training score is computed on (with their weights:
-    the scores weigh rows as the fit does)."""
-
-    def __init__(self, X, y, base, sample_weight, fit_params, labeled, train, validation):
-        n = y.shape[0]
-        self.validation = validation
-        if validation is None:
-            self.X_train, self.base_train, self.sw_train = X, base, sample_weight
-            self.params_train = fit_params
-        else:
-            self.X_train = _safe_indexing(X, train)
-            self.base_train = base[train]
-            self.sw_train = _weights_at(sample_weight, train)
-            self.params_train = index_params(fit_params, train, n)
-            self.X_val, self.y_val = _safe_indexing(X, validation), y[validation]
-            self.sw_val = _weights_at(sample_weight, validation)
-        self.y_train = y[train]
-        if labeled[train].all():
-            self.X_scored, self.y_scored = self.X_train, self.y_train
-            self.sw_scored = self.sw_train
-        else:
-            scored = train[labeled[train]]
-            self.X_scored, self.y_scored = _safe_indexing(X, scored), y[scored]
-            self.sw_scored = _weights_at(sample_weight, scored)
-
-
-def _score(scorer, model, X, y, sample_weight):
-    """``scorer(model, X, y)``, weighted where there are weights and the scorer takes them.
-
-    A scorer made by scikit-learn (a name, ``None``, ``make_scorer``) takes
-    ``sample_weight``; a plain function ``scoring(estimator, X, y)`` may not. With
-    metadata routing enabled, the weights go where scikit-learn would send them: to a
-    scorer (or, for ``scoring=None``, an estimator's ``score``) that requests them.
-    """
-    if sample_weight is None or not _takes_sample_weight(scorer):
-        return float(scorer(model, X, y))
-    if _routing_enabled() and not get_routing_for_object(scorer).consumes(
-        "score", ["sample_weight"]
-    ):
-        return float(scorer(model, X, y))
-    return float(scorer(model, X, y, sample_weight=sample_weight))
-
-
-def _takes_sample_weight(scorer):
-    try:
-        parameters = inspect.signature(scorer).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(
-        p.name == "sample_weight" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
-    )
-
-
-def _fold_output(student, estimator, fit, targets, fold_train, fold_test):
-    """What a copy of the teacher fit without one cross-fit fold predicts on that fold."""
-    n = fit.y_train.shape[0]
-    copy = student.fit(
-        estimator,
-        _safe_indexing(fit.X_train, fold_train),
-        targets[fold_train],
-        sample_weight=_weights_at(fit.sw_train, fold_train),
-        fit_params=index_params(fit.params_train, fold_train, n),
-    )
-    raise_if_interrupted("a cross-fit fold's fit")
-    return student.output(copy, _safe_indexing(fit.X_train, fold_test))
-
-
-class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared logic of the self-distillation meta-estimators; not for direct use."""
 
     _parameter_constraints: dict = {
@@ -252,81 +136,9 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         tags.input_tags.pairwise = inner.input_tags.pairwise
         return tags
 
-    def _accept_sparse(self):
-        # CSR/CSC can be indexed by rows; other formats are converted on the way in.
-        return ["csr", "csc"] if get_tags(self._template()).input_tags.sparse else False
-
-    #: ``"classifier"`` or ``"regressor"``: which students serve the meta-estimator.
-    _task: str
-
-    def _student_class(self):
-        """The adapter class for the wrapped estimator (see ``_students``)."""
-        return student_class(self._template(), self._task)
-
-    def _x_validation(self):
-        """How X is validated: as the student for the wrapped estimator needs it."""
-        return self._student_class().x_validation
-
-    def _validate_fit_data(self, X, y):
-        if self._y_validation.get("y_numeric") and y is not None:
-            self._check_numeric_y(y)
-        try:
-            return validate_data(
-                self,
-                X,
-                y,
-                accept_sparse=self._accept_sparse(),
-                **self._x_validation(),
-                **self._y_validation,
-            )
-        except ValueError as exc:
-            self._explain_non_numeric_X(X, exc)
-            raise
-
-    def _check_numeric_y(self, y):
-        """Targets that must be numbers: say so, instead of numpy's conversion error."""
-        problem = _not_numbers(y)
-        if problem is not None:
-            dtype, error = problem
-            raise ValueError(
-                f"{type(self).__name__} needs numeric y (regression targets); got y of dtype "
-                f"{dtype} holding values that are not numbers ({error}). Class labels "
-                f"belong in SelfDistillationClassifier."
-            ) from None
-
-    def _explain_non_numeric_X(self, X, exc):
-        """Where X had to become numbers and could not, raise an error that says so."""
-        problem = _not_numbers(X)
-        if problem is not None:
-            dtype, error = problem
-            raise ValueError(
-                f"{type(self).__name__} needs numeric X with a {type(self._template()).__name__} "
-                f"estimator; got X of dtype {dtype} holding values "
-                f"that are not numbers ({error}). Encode them as numbers first, for "
-                f"example with OneHotEncoder or OrdinalEncoder in a Pipeline before "
-                f"{type(self).__name__}."
-            ) from exc
-
-    #: Keyword arguments of ``validate_data`` for ``y`` (set by the public classes).
-    _y_validation: dict = {}
-
-    def _check_fit_sample_weight(self, sample_weight, X, estimator):
-        """Validated non-negative weights, refused up front where the estimator cannot use them."""
-        if sample_weight is None:
-            return None
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(sample_weight < 0):
-            raise ValueError(
-                f"sample_weight must be non-negative: it weighs each row in every "
-                f"generation's fit (and its soft targets); got negative weights, "
-                f"{np.sum(sample_weight < 0)} of {sample_weight.shape[0]}, the smallest "
-                f"{sample_weight.min():g}."
-            )
-        return self._student_class().check_sample_weight(estimator, sample_weight)
-
     def _routed_fit_params(self, fit_params):
         """The parameters for the wrapped estimator's fit (see ``get_metadata_routing``)."""
-        if _routing_enabled():
+        if routing_enabled():
             return dict(process_routing(self, "fit", **fit_params).estimator.fit)
         return fit_params
 
@@ -393,8 +205,8 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 f"such as Nystroem or StandardScaler); got {type(estimator).__name__}. Use "
                 f"a finite n_generations."
             )
-        train, validation = self._split_validation(y, labeled, split_seed)
-        fit = _FitData(X, y, base, sample_weight, fit_params, labeled, train, validation)
+        train, validation = split_validation(self, y, labeled, split_seed)
+        fit = FitData(X, y, base, sample_weight, fit_params, labeled, train, validation)
         scorer = check_scoring(estimator, scoring=self.scoring)
         self._start_lineage()
         record = self._recorder(student, scorer, fit)
@@ -488,11 +300,11 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         def record(model, generation, temperature, start):
             fit_time = time.perf_counter() - start
             view = student.scoring_view(model, fit.X_scored)
-            train_score = _score(scorer, view, fit.X_scored, fit.y_scored, fit.sw_scored)
+            train_score = score(scorer, view, fit.X_scored, fit.y_scored, fit.sw_scored)
             validation_score = None
             if fit.validation is not None:
                 view = student.scoring_view(model, fit.X_val)
-                validation_score = _score(scorer, view, fit.X_val, fit.y_val, fit.sw_val)
+                validation_score = score(scorer, view, fit.X_val, fit.y_val, fit.sw_val)
             self.generations_.append(model)
             self.history_.append(
                 {
@@ -565,7 +377,7 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
                 # they are as large as the targets themselves.
                 targets = student.targets(
                     fit.base_train,
-                    self._teacher_output(student, estimator, fit, targets, teacher),
+                    teacher_output(self, student, estimator, fit, targets, teacher),
                     self.alpha,
                     temperature,
                 )
@@ -583,72 +395,6 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
             if plateau_reached():
                 return
 
-    def _split_validation(self, y, labeled, seed):
-        """Training and validation row indices; validation is None when not needed.
-
-        The validation rows are drawn from the labelled rows only (stratified for
-        classifiers); unlabelled rows always stay in training.
-        """
-        rows = np.arange(y.shape[0])
-        if not (self.early_stopping or self.final_generation == "best"):
-            return rows, None
-        labeled_rows = rows[labeled]
-        stratify = y[labeled_rows] if is_classifier(self) else None
-        try:
-            train, validation = train_test_split(
-                labeled_rows,
-                test_size=self.validation_fraction,
-                stratify=stratify,
-                random_state=seed,
-            )
-        except ValueError as exc:
-            reason = "early_stopping=True" if self.early_stopping else 'final_generation="best"'
-            kind = "stratified " if stratify is not None else ""
-            raise ValueError(
-                f"{reason} holds out a {kind}validation set of validation_fraction="
-                f"{self.validation_fraction} of the {labeled_rows.shape[0]} labelled samples, "
-                f"which this data set is too small for ({exc}). Use more data, a larger "
-                f"validation_fraction, or early_stopping=False with final_generation='last'."
-            ) from exc
-        return np.sort(np.concatenate([train, rows[~labeled]])), np.sort(validation)
-
-    def _teacher_output(self, student, estimator, fit, targets, teacher):
-        """The teacher's outputs on the training rows.
-
-        In-sample, the previous generation predicts the rows it was fit on. Cross-fit,
-        each row is predicted by a copy of the previous generation (fit on the same
-        targets) that did not see that row's fold; the folds are fit in parallel
-        (``n_jobs``), with the same result as one after the other.
-        """
-        if self.teacher_predictions == "in_sample":
-            return student.output(teacher, fit.X_train)
-        y = fit.y_train
-        try:
-            folds = list(
-                check_cv(self.cv, y, classifier=is_classifier(self)).split(fit.X_train, y)
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"teacher_predictions='cross_fit' cannot split the {y.shape[0]} training rows "
-                f"into the folds of cv={self.cv!r}: {exc} Use a smaller cv, or "
-                f"teacher_predictions='in_sample'."
-            ) from exc
-        predicted = np.bincount(np.concatenate([test for _, test in folds]), minlength=y.shape[0])
-        if not np.all(predicted == 1):
-            raise ValueError(
-                f"teacher_predictions='cross_fit' needs a cv whose test folds cover every "
-                f"training row exactly once (a partition, as in KFold); cv={self.cv!r} "
-                f"predicts {np.sum(predicted != 1)} of {y.shape[0]} rows zero or several times."
-            )
-        outputs = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_output)(student, clone(estimator), fit, targets, fold_train, fold_test)
-            for fold_train, fold_test in folds
-        )
-        output = np.empty((y.shape[0], *outputs[0].shape[1:]))
-        for (_, fold_test), fold_output in zip(folds, outputs, strict=True):
-            output[fold_test] = fold_output
-        return output
-
     def _report(self, record):
         if not self.verbose:
             return
@@ -663,20 +409,6 @@ class BaseSelfDistillation(MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta)
         print("  ".join(parts), flush=True)
 
     # -- prediction -----------------------------------------------------------------
-
-    def _validate_predict_data(self, X):
-        check_is_fitted(self)
-        try:
-            return validate_data(
-                self,
-                X,
-                reset=False,
-                accept_sparse=self._accept_sparse(),
-                **self._x_validation(),
-            )
-        except ValueError as exc:
-            self._explain_non_numeric_X(X, exc)
-            raise
 
     def predict(self, X):
         """Predict with ``estimator_`` (see ``final_generation``).
