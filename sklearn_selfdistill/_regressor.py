@@ -141,9 +141,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         What ``predict`` uses (see ``final_generation``).
     spectral_diagonals_ : Bunch
         KernelRidge and Ridge (alone or at the end of a closed-form pipeline, then
-        on its features) with a finite ``n_generations`` only, computed on first
-        access (an eigendecomposition): the eigenvalues of the system matrix and the
-        diagonals ``b_g`` of every generation and of the limit; see the property.
+        on its features) with a finite ``n_generations`` only: the eigenvalues of
+        the system matrix and the diagonals ``b_g`` of every generation and of the
+        limit; see the property. Computed during ``fit`` for Ridge, on first access
+        for KernelRidge (an eigendecomposition of the kernel matrix).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -278,15 +279,19 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
 
     @property
     def spectral_diagonals_(self):
-        """Spectral diagonals ``b_g`` of the closed form, computed on first access.
+        """Spectral diagonals ``b_g`` of the closed form.
 
         In the eigenbasis ``M = V diag(d) V^T`` of the system matrix (``S^1/2 K S^1/2``
         for KernelRidge, ``Xc^T S Xc`` for Ridge, ``S`` the sample weights) generation
         ``g`` fits the training rows as ``V diag(b_g) V^T``, with
         ``b_0 = d / (d + lambda)`` and ``b_g = b_0 * ((1 - alpha) + alpha * b_{g-1})``.
         Directions of small eigenvalues shrink faster: self-distillation sparsifies.
-        An eigendecomposition costs several Cholesky factorizations, hence the lazy
-        evaluation. Only for KernelRidge and Ridge with a finite ``n_generations``;
+        An eigendecomposition costs several Cholesky factorizations: KernelRidge's
+        (of the ``n``-by-``n`` kernel matrix) is computed on first access, from the
+        training rows its generations keep anyway as ``X_fit_``; Ridge's (no larger than
+        ``min(n, p)`` squared, no dearer than a Ridge fit) during ``fit``, so that a
+        fitted Ridge lineage keeps only what prediction needs, not its training rows.
+        Only for KernelRidge and Ridge with a finite ``n_generations``;
         for a pipeline of y-free transformers before them, ``M`` is the last step's
         system on the features (``Phi^T S Phi``, centred, for Ridge on Nystroem
         features ``Phi``), recomputed by fitting the other steps on the training rows.
