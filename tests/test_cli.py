@@ -259,7 +259,7 @@ def test_study_keys_that_do_not_fit_the_data_exit_2_naming_key_and_data(
     ("overrides", "message"),
     [
         (["data.label_noise=1.0"], "data.label_noise=1.0: must be a number in [0, 1)"),
-        (["data.augmentation=autoaugment"], "must be null or randaugment"),
+        (["data.augmentation=autoaugment"], "must be null, randaugment, true or false"),
         (["data.augmentation=randaugment"], "RandAugment transforms images"),
         (["data.n_train=100", "data.n_labeled=100"], "must be less than data.n_train=100"),
         (["distillation.teacher_predictions=oof"], "must be in_sample or cross_fit"),
@@ -300,6 +300,142 @@ def test_a_yaml_file_in_the_seed_projects_layout_loads_with_its_names(tmp_path):
     status, out, _ = _run_main("train", "--help")
     assert status == 0
     assert all(re.search(rf"{a}\s+the same as {k}", out) for a, k in ALIASES.items())
+
+
+# The seed project's own configuration files, verbatim (byte for byte, comments included):
+# - seed_default.yaml is its configs/default.yaml, from the public repository
+#   animewafu468-create/recursive-nn at commit ccf702c72b27e76708c98d6706bc9b6cef926025
+#   (the Hydra config of its scripts/train.py);
+# - seed_readme_config.yaml is the "Configuration" block of that commit's README.md, which
+#   introduces it with "All parameters controlled via configs/default.yaml"; it is where
+#   the line `augmentation: true      # RandAugment for Noisy Student` quoted in issue 23
+#   comes from (the stored configs/default.yaml has `augmentation: true` with no comment).
+SEED_FILES = Path(__file__).parent / "data"
+# What the seed's keys resolve to here; the seed's names are mapped or ignored.
+SEED_EXPECTED = {
+    "model.name": "resnet18",
+    "model.num_classes": 10,
+    "data.name": "cifar10",
+    "data.augmentation": "randaugment",  # augmentation: true
+    "training.batch_size": 128,  # data.batch_size
+    "distillation.temperature": 4.0,
+    "distillation.alpha": 0.7,
+    "distillation.noisy_student": True,
+    "distillation.dropout_rate": 0.1,
+    "generations.max_generations": 5,
+    "generations.plateau_threshold": 0.001,
+    "generations.plateau_patience": 3,
+}
+# Only in configs/default.yaml.
+SEED_DEFAULT_ONLY = {
+    "training.epochs": 100,
+    "training.lr": 0.1,  # training.learning_rate
+    "training.momentum": 0.9,
+    "training.weight_decay": 0.0001,
+    "training.lr_schedule": "cosine",  # training.scheduler
+    "seed": 42,
+    "device": "cuda",
+}
+SEED_IGNORED = (
+    "data.num_workers",
+    "training.warmup_epochs",
+    "checkpoint.save_dir",
+    "checkpoint.save_every",
+    "logging.log_dir",
+    "logging.log_every",
+)
+
+
+def _flat(mapping, prefix=""):
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@pytest.fixture
+def one_cuda_device(monkeypatch):
+    """torch sees one CUDA device: the seed's device: "cuda" resolves on any machine."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "ignored"),
+    [
+        ("seed_default.yaml", {**SEED_EXPECTED, **SEED_DEFAULT_ONLY}, SEED_IGNORED),
+        ("seed_readme_config.yaml", SEED_EXPECTED, ()),
+    ],
+)
+def test_the_seed_projects_configuration_file_loads_whole_with_config(
+    tmp_path, one_cuda_device, name, expected, ignored
+):
+    status, out, err = _run_main(
+        "train", "--config", str(SEED_FILES / name), "--print-config", "--runs-dir", str(tmp_path)
+    )
+    assert status == 0, err
+    resolved = _flat(yaml.safe_load(out))
+    assert {key: resolved[key] for key in expected} == expected
+    # Its keys without a meaning here are accepted, each with a note saying why it is ignored.
+    notes = [line for line in err.splitlines() if line.startswith("sklearn-selfdistill: note:")]
+    assert len(notes) == len(ignored) and "Traceback" not in err
+    assert all(any(f"{key}=" in n and "is ignored" in n for n in notes) for key in ignored)
+    assert list(tmp_path.iterdir()) == []
+    # What it resolves to reaches the net and the meta-estimator.
+    config = load_config(SEED_FILES / name)
+    net = build_net(config, np.zeros((4, 3, 32, 32), dtype=np.float32), 10)
+    assert net.batch_size == 128 and net.module__stochastic_depth == 0.1
+    assert sum(isinstance(c, RandAugmentNoise) for c in net.callbacks) == 1
+    clf = build_classifier(config, net)
+    assert (clf.n_generations, clf.tol, clf.n_iter_no_change) == (5, 0.001, 3)
+    assert (clf.alpha, clf.temperature, clf.early_stopping) == (0.7, 4.0, True)
+
+
+def test_the_seed_projects_file_without_a_gpu_needs_only_device_cpu(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    seed = str(SEED_FILES / "seed_default.yaml")
+    status, _, err = _run_main("train", "--config", seed, "--print-config")
+    assert status == 2 and "Traceback" not in err
+    errors = err.split("invalid configuration:")[1].strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("device='cuda': torch finds 0 cuda")
+    status, out, err = _run_main("train", "--config", seed, "--print-config", "device=cpu")
+    assert status == 0, err
+    assert yaml.safe_load(out)["data"]["augmentation"] == "randaugment"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", "randaugment"), ("false", None), ("null", None), ("randaugment", "randaugment")],
+)
+def test_data_augmentation_takes_true_for_randaugment_and_false_for_none(
+    tmp_path, value, expected
+):
+    config = load_config(overrides=["model=resnet18", f"data.augmentation={value}"])
+    assert config.data.augmentation == expected
+    # The same in a file, and in the resolved YAML that a run records.
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"model: resnet18\ndata:\n  augmentation: {value}\n")
+    assert yaml.safe_load(to_yaml(load_config(path)))["data"]["augmentation"] == expected
+    net = build_net(config, np.zeros((4, 3, 32, 32), dtype=np.float32), 10)
+    assert any(isinstance(c, RandAugmentNoise) for c in net.callbacks) == (expected is not None)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.scheduler=step", "training.scheduler='step' (training.lr_schedule): must be"),
+        ("training.learning_rate=0", "training.learning_rate=0 (training.lr): must be a number"),
+        ("data.batch_size=0", "data.batch_size=0 (training.batch_size): must be an int >= 1"),
+    ],
+)
+def test_a_bad_value_under_a_seed_name_is_reported_under_that_name(tmp_path, override, message):
+    status, out, err = _run_main("train", override, "--runs-dir", str(tmp_path))
+    assert status == 2 and message in err
+    assert "Traceback" not in err and out == ""
 
 
 def test_study_keys_reach_the_net_and_the_classifier():

@@ -1,15 +1,21 @@
 """The configuration of ``sklearn-selfdistill train``: the shipped YAML, a file, ``key=value``.
 
 The shipped ``configs/default.yaml`` is also the schema: a key it does not have is an
-error. Every value is checked here, before any data is loaded or any net trained; the
-values that end up as parameters of :class:`~sklearn_selfdistill.SelfDistillationClassifier`
-are checked by the library's own parameter validation.
+error, except the names of the seed project's configuration (``configs/default.yaml`` of
+the project this command line follows): those that mean one of our keys are aliases of it
+(:data:`ALIASES`), and those with no meaning here are accepted and ignored, with a note
+saying why (:data:`IGNORED`), so that the seed's file loads whole.
+
+Every value is checked here, before any data is loaded or any net trained; the values
+that end up as parameters of :class:`~sklearn_selfdistill.SelfDistillationClassifier` are
+checked by the library's own parameter validation.
 """
 
 import difflib
 import io
 import math
 import os
+import sys
 from dataclasses import dataclass
 from importlib.resources import files
 from numbers import Integral, Real
@@ -20,7 +26,16 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ._errors import ConfigError
 
-__all__ = ["RESUMABLE_KEYS", "SCHEMA", "describe_keys", "flat_config", "load_config", "to_yaml"]
+__all__ = [
+    "ALIASES",
+    "IGNORED",
+    "RESUMABLE_KEYS",
+    "SCHEMA",
+    "describe_keys",
+    "flat_config",
+    "load_config",
+    "to_yaml",
+]
 
 _CPUS = os.cpu_count() or 1
 MODELS = ("mlp", "resnet18", "resnet34", "vit_small")
@@ -86,7 +101,10 @@ SCHEMA = {
     "data.n_train": _optional(lambda v: _is_int(v) and v >= 2, "an int >= 2"),
     "data.label_noise": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "data.n_labeled": _optional(lambda v: _is_int(v) and v >= 1, "an int >= 1"),
-    "data.augmentation": _choice(None, "randaugment"),
+    # true and false (the seed's values) are read as randaugment and null: see _BOOLEAN_CHOICES.
+    "data.augmentation": _Key(
+        lambda v: v is None or v == "randaugment", "null, randaugment, true or false"
+    ),
     "training.epochs": _int_at_least(1),
     "training.batch_size": _int_at_least(1),
     "training.optimizer": _choice("sgd", "adam", "adamw"),
@@ -130,16 +148,48 @@ SCHEMA = {
 }
 
 
-#: Names of the seed project's configuration (its README's), accepted for ours.
-ALIASES = {"data.batch_size": "training.batch_size"}
+#: Names of the seed project's configuration, accepted for ours (same values, same meaning).
+ALIASES = {
+    "data.batch_size": "training.batch_size",
+    "training.learning_rate": "training.lr",
+    "training.scheduler": "training.lr_schedule",
+}
+
+#: Keys whose true and false (the seed's values) stand for one of their values here.
+_BOOLEAN_CHOICES = {"data.augmentation": {True: "randaugment", False: None}}
+
+#: Keys of the seed project's configuration that mean nothing here: accepted, not used,
+#: and a note says why. Any other key that is not in the schema is an error.
+IGNORED = {
+    "data.num_workers": "batches are sliced from tensors in memory; there are no "
+    "DataLoader workers to set",
+    "training.warmup_epochs": "there is no learning-rate warmup here (training.lr_schedule "
+    "is constant or cosine); the seed project's own trainer does not read this key either",
+    "checkpoint.save_dir": "run folders are made under --runs-dir (default: runs); "
+    "pass --runs-dir to choose where",
+    "checkpoint.save_every": "every generation is written to the run folder as soon as it "
+    "is fit, and every epoch is checkpointed (where an epoch's state is all the state) "
+    "for train --resume",
+    "logging.log_dir": "each generation's epochs (losses, held-out accuracy) are written "
+    "to generation_<g>.json in the run folder",
+    "logging.log_every": "verbose sets what is printed (1: a line per generation, 2: also "
+    "skorch's table after every epoch)",
+}
 
 
 def describe_keys():
-    """One line per key of the schema, the key and what it takes; then the aliases."""
-    width = max(map(len, [*SCHEMA, *ALIASES]))
+    """One line per key of the schema, the key and what it takes; then the seed's names."""
+    width = max(map(len, [*SCHEMA, *ALIASES, *IGNORED]))
     lines = [f"  {key:<{width}}  {spec.allowed}" for key, spec in SCHEMA.items()]
     lines += [f"  {alias:<{width}}  the same as {key}" for alias, key in ALIASES.items()]
+    lines += [
+        f"  {key:<{width}}  ignored (the seed project's; a note says why)" for key in IGNORED
+    ]
     return "\n".join(lines)
+
+
+def _note(message):
+    print(f"sklearn-selfdistill: note: {message}", file=sys.stderr)
 
 
 def _flatten(mapping, prefix=""):
@@ -160,13 +210,24 @@ def flat_config(config):
     return _flatten(config)
 
 
-def _normalize(flat, source):
-    """Check the keys of ``flat`` (from ``source``) and expand ``model=...``/``data=...``."""
+def _normalize(flat, source, written=None):
+    """Check the keys of ``flat`` (from ``source``) and expand ``model=...``/``data=...``.
+
+    Aliases become our keys (``written`` records, for the messages, the name each key was
+    given last), ``true``/``false`` of :data:`_BOOLEAN_CHOICES` become the value they
+    stand for, and :data:`IGNORED` keys are dropped with a note.
+    """
     normalized = {}
+    written = {} if written is None else written
     for key, value in flat.items():
+        if key in IGNORED:
+            _note(f"{source}: {key}={value!r} is ignored: {IGNORED[key]}.")
+            continue
         if key in _GROUPS:
             key = f"{key}.name"
-        key = ALIASES.get(key, key)
+        name, key = key, ALIASES.get(key, key)
+        if isinstance(value, bool) and key in _BOOLEAN_CHOICES:
+            value = _BOOLEAN_CHOICES[key][value]
         if key not in SCHEMA:
             sections = {k.split(".")[0] for k in SCHEMA if "." in k}
             if key in sections:
@@ -177,6 +238,7 @@ def _normalize(flat, source):
                 reason = f"unknown config key {key!r}{hint}"
             raise ConfigError(f"{source}: {reason}. Valid keys:\n{describe_keys()}")
         normalized[key] = value
+        written[key] = name
     return normalized
 
 
@@ -203,7 +265,7 @@ def _read(container, source):
     return plain
 
 
-def _load_file(path, source):
+def _load_file(path, source, written=None):
     try:
         loaded = OmegaConf.load(path)
     except (OSError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
@@ -211,10 +273,10 @@ def _load_file(path, source):
     content = _read(loaded, source)
     if not isinstance(content, dict):
         raise ConfigError(f"the config file {source} must hold a mapping of keys to values.")
-    return _normalize(_flatten(content), source)
+    return _normalize(_flatten(content), source, written)
 
 
-def _parse_overrides(overrides):
+def _parse_overrides(overrides, written=None):
     values = {}
     for override in overrides:
         key, sep, _ = override.partition("=")
@@ -227,18 +289,26 @@ def _parse_overrides(overrides):
             parsed = OmegaConf.from_dotlist([override])
         except OmegaConfBaseException as exc:
             raise ConfigError(f"cannot read the override {override!r}: {exc}") from None
-        values.update(_normalize(_flatten(_read(parsed, override)), f"the override {override!r}"))
+        values.update(
+            _normalize(_flatten(_read(parsed, override)), f"the override {override!r}", written)
+        )
     return values
 
 
-def _check_values(flat):
+def _check_values(flat, written=None):
+    written = written or {}
+
+    def named(key):  # a key set under a seed name is reported under that name
+        name = written.get(key, key)
+        return f"{name}={flat[key]!r}" + ("" if name == key else f" ({key})")
+
     errors = [
-        f"{key}={flat[key]!r}: must be {spec.allowed}"
+        f"{named(key)}: must be {spec.allowed}"
         for key, spec in SCHEMA.items()
         if not spec.accepts(flat[key])
     ]
     valid = {key: value for key, value in flat.items() if SCHEMA[key].accepts(value)}
-    errors += _check_with_the_libraries(valid)
+    errors += _check_with_the_libraries(valid, named)
     errors += _check_together(valid)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
@@ -262,12 +332,13 @@ def _check_together(values):
     return errors
 
 
-def _check_with_the_libraries(values):
+def _check_with_the_libraries(values, named=None):
     """SelfDistillationClassifier's checks (one parameter at a time), EMATeacher's, torch's."""
     from .._classifier import SelfDistillationClassifier
     from .._compat import InvalidParameterError, check_parameters
     from ..nn.callbacks import EMATeacher
 
+    named = named or (lambda key: f"{key}={values[key]!r}")
     errors = []
     for key, value in values.items():
         if SCHEMA[key].parameter is None or value is None:
@@ -275,7 +346,7 @@ def _check_with_the_libraries(values):
         try:
             check_parameters(SelfDistillationClassifier(**{SCHEMA[key].parameter: value}))
         except InvalidParameterError as exc:
-            errors.append(f"{key}={value!r}: {exc}")
+            errors.append(f"{named(key)}: {exc}")
     decay = values.get("distillation.ema_decay")
     if decay is not None:
         try:
@@ -352,13 +423,14 @@ def load_config(
     ConfigError
         For an unknown key or a bad value, with the valid keys or the allowed values.
     """
+    written = {}  # the name each key was set under last (ours or the seed's)
     with default_config_path().open() as file:
-        flat = _load_file(file, "the default configuration")
+        flat = _load_file(file, "the default configuration", written)
     if base is not None:
-        flat.update(_load_file(io.StringIO(base), base_source))
+        flat.update(_load_file(io.StringIO(base), base_source, written))
     if config_file is not None:
-        flat.update(_load_file(config_file, str(config_file)))
-    changes = _parse_overrides(overrides)
+        flat.update(_load_file(config_file, str(config_file), written))
+    changes = _parse_overrides(overrides, written)
     if resumable_only:
         fixed = sorted(key for key in changes if key not in RESUMABLE_KEYS)
         if fixed:
@@ -367,7 +439,7 @@ def load_config(
                 f"{', '.join(fixed)} cannot change. Keys that can: {', '.join(RESUMABLE_KEYS)}."
             )
     flat.update(changes)
-    _check_values(flat)
+    _check_values(flat, written)
     config = OmegaConf.create(_unflatten(flat))
     OmegaConf.set_readonly(config, True)
     return config
