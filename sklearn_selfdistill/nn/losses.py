@@ -38,6 +38,15 @@ class DistillationLoss(torch.nn.Module):
     every distilled generation, so they mean in generation ``g >= 1`` what they meant
     in generation 0.
 
+    Row weights (``sample_weight``, as in scikit-learn's SGD estimators) multiply each
+    row's loss, teacher term and label term alike: the teacher term is
+    ``sum_i w_i * KL_i / n`` and the label term ``sum_i w_i * CE_i / n`` over the
+    labelled rows (with class weights: the sum of ``w_i * CE_i`` divided by that of
+    ``w_i * weight[y_i]``, times the labelled rows' share ``sum_labelled w_i / n``). A row
+    of weight 0 contributes nothing; weights of 1 give the unweighted loss. The nets of
+    this library rescale a fit's weights to mean 1 first (see
+    ``SoftTargetNetClassifier``).
+
     Examples
     --------
     >>> import torch
@@ -79,7 +88,7 @@ class DistillationLoss(torch.nn.Module):
             "weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
         )
 
-    def forward(self, student_logits, y, teacher_logits=None):
+    def forward(self, student_logits, y, teacher_logits=None, sample_weight=None):
         """The loss of a batch, a scalar tensor.
 
         Parameters
@@ -89,13 +98,19 @@ class DistillationLoss(torch.nn.Module):
             Class indices; ``-1`` marks an unlabelled row.
         teacher_logits : Tensor of shape (n_samples, n_classes) or None
             None (generation 0) leaves only the cross-entropy.
+        sample_weight : Tensor of shape (n_samples,) or None
+            Non-negative weight of each row's loss; None weighs every row 1.
         """
-        _check_batch(student_logits, y, teacher_logits)
+        _check_batch(student_logits, y, teacher_logits, sample_weight)
         teacher = None
         if teacher_logits is not None and self.alpha != 0.0:
             teacher_logits = teacher_logits.to(student_logits.device, student_logits.dtype)
             teacher = self.soften_teacher(teacher_logits)
-        return self.from_log_probs(F.log_softmax(student_logits, dim=-1), y, teacher)
+        if sample_weight is not None:
+            sample_weight = sample_weight.to(student_logits.device, student_logits.dtype)
+        return self.from_log_probs(
+            F.log_softmax(student_logits, dim=-1), y, teacher, sample_weight=sample_weight
+        )
 
     def soften_teacher(self, teacher_logits):
         """``log softmax(teacher_logits / T)``: what :meth:`from_log_probs` takes.
@@ -107,33 +122,46 @@ class DistillationLoss(torch.nn.Module):
         # A class ruled out (-inf) must weigh 0 in the KL term, not 0 * inf = NaN.
         return log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
 
-    def from_log_probs(self, student_log_probs, y, teacher_log_probs=None, all_labeled=False):
+    def from_log_probs(
+        self, student_log_probs, y, teacher_log_probs=None, all_labeled=False, sample_weight=None
+    ):
         """The same loss from the student's log-probabilities at temperature 1.
 
         The fast path of the training loop: ``student_log_probs`` is
         ``log_softmax(student_logits)`` (or the log of a module's probabilities) and
         ``teacher_log_probs`` is :meth:`soften_teacher` of the teacher's logits (None
         leaves only the cross-entropy). ``all_labeled=True`` promises that no row of
-        ``y`` is ``-1``, which spares a mask.
+        ``y`` is ``-1``, which spares a mask. ``sample_weight`` (shape ``(n_samples,)``,
+        on the device and in the dtype of ``student_log_probs``) weighs each row's loss.
         """
-        ce = self._cross_entropy(student_log_probs, y.long(), all_labeled)
+        ce = self._cross_entropy(student_log_probs, y.long(), all_labeled, sample_weight)
         if teacher_log_probs is None or self.alpha == 0.0:
             return ce
         T = self.temperature
         # log_softmax is shift-invariant: log_softmax(log p / T) = log_softmax(z / T).
         student_soft = student_log_probs if T == 1.0 else F.log_softmax(student_log_probs / T, -1)
-        kl = F.kl_div(student_soft, teacher_log_probs, reduction="batchmean", log_target=True)
+        if sample_weight is None:
+            kl = F.kl_div(student_soft, teacher_log_probs, reduction="batchmean", log_target=True)
+        else:
+            # "batchmean" is the pointwise terms' sum over the batch size: weigh them by row.
+            pointwise = F.kl_div(
+                student_soft, teacher_log_probs, reduction="none", log_target=True
+            )
+            kl = (pointwise * sample_weight[:, None]).sum() / student_soft.shape[0]
         return torch.add(kl * (self.alpha * T * T), ce, alpha=1.0 - self.alpha)
 
-    def _cross_entropy(self, student_log_probs, y, all_labeled):
+    def _cross_entropy(self, student_log_probs, y, all_labeled, sample_weight=None):
         """The labels' term: mean over the labelled rows, times their share of the batch.
 
         Without class weights or smoothing it is ``nll_loss`` itself, as skorch computes
         generation 0's loss; with them, ``cross_entropy`` on the log-probabilities (whose
         ``log_softmax`` changes nothing) applies them as torch does: the weighted sum
-        over the labelled rows divided by the weights of their classes.
+        over the labelled rows divided by the weights of their classes. Row weights
+        multiply each row's term in the sums (and in the labelled rows' share).
         """
         n = student_log_probs.shape[0]
+        if sample_weight is not None:
+            return self._weighted_cross_entropy(student_log_probs, y, sample_weight)
         if self.weight is None and not self.label_smoothing:
             if all_labeled:
                 return F.nll_loss(student_log_probs, y)
@@ -152,8 +180,31 @@ class DistillationLoss(torch.nn.Module):
         mean = per_row.sum() / row_weights.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
         return mean * (labelled.sum() / n)
 
+    def _weighted_cross_entropy(self, student_log_probs, y, sample_weight):
+        """:meth:`_cross_entropy` with each row's term multiplied by its weight."""
+        n = student_log_probs.shape[0]
+        weighed = sample_weight * (y != UNLABELED).to(student_log_probs.dtype)
+        # A row that weighs nothing adds 0, even where its term is infinite (0 * inf = NaN).
+        counts = weighed > 0
+        if self.weight is None and not self.label_smoothing:
+            picked = student_log_probs.gather(1, y.clamp_min(0)[:, None])[:, 0]
+            return -torch.where(counts, picked * weighed, 0.0).sum() / n
+        weight = None if self.weight is None else self.weight.to(student_log_probs.dtype)
+        per_row = F.cross_entropy(
+            student_log_probs,
+            y,
+            weight=weight,
+            ignore_index=UNLABELED,
+            reduction="none",
+            label_smoothing=self.label_smoothing,
+        )
+        row_weights = weighed if weight is None else weight[y.clamp_min(0)] * weighed
+        tiny = torch.finfo(per_row.dtype).tiny
+        total = torch.where(counts, per_row * weighed, 0.0).sum()
+        return total / row_weights.sum().clamp_min(tiny) * (weighed.sum() / n)
 
-def _check_batch(student_logits, y, teacher_logits):
+
+def _check_batch(student_logits, y, teacher_logits, sample_weight=None):
     """Types, shapes and class indices of a batch, before torch's own errors."""
     for name, value in (("student_logits", student_logits), ("y", y)):
         if not isinstance(value, torch.Tensor):
@@ -198,4 +249,16 @@ def _check_batch(student_logits, y, teacher_logits):
             f"y holds class indices from {int(codes.min())} to {int(codes.max())}; with "
             f"{n_classes} classes (the columns of student_logits) they must be in "
             f"0..{n_classes - 1}, or -1 for an unlabelled row."
+        )
+    if sample_weight is not None and (
+        not isinstance(sample_weight, torch.Tensor) or tuple(sample_weight.shape) != (n,)
+    ):
+        got = (
+            f"shape {tuple(sample_weight.shape)}"
+            if isinstance(sample_weight, torch.Tensor)
+            else f"a {type(sample_weight).__name__}"
+        )
+        raise ValueError(
+            f"sample_weight must be a tensor with one weight per row of student_logits, "
+            f"shape ({n},); got {got}."
         )
