@@ -13,6 +13,14 @@ float32 array whose first column is the class index and whose other columns are 
 logits, so that no teacher forward pass runs per student step. The student keeps them in
 tensors for the time of its fit and its batches carry row numbers (see
 :class:`SoftTargetNetClassifier`).
+
+With ``sample_weight``, each row's loss is multiplied by its weight, rescaled to mean 1
+over the rows of the fit (teacher term and label term alike; ``_sample_weights``), and
+generation 0 too is a :class:`SoftTargetNetClassifier` of the user's class, with
+``alpha=0`` and no teacher: its loss is the cross-entropy of the labels, which is the
+user's ``NLLLoss`` or ``CrossEntropyLoss`` with its class weights and label smoothing,
+weighted by row. Weights that are all one value are no weights: the fit is then the
+unweighted one, bit for bit.
 """
 
 import numpy as np
@@ -23,6 +31,7 @@ from skorch import NeuralNetClassifier
 from .._students import ClassifierStudent, StudentView
 from . import _outputs
 from ._fast import TensorBatchNetClassifier, as_user_class, library_class
+from ._sample_weights import weights_that_matter
 from ._soft_target_net import SoftTargetNetClassifier, pack_targets
 from .callbacks import AugmentedTeacher
 from .losses import UNLABELED, DistillationLoss
@@ -95,16 +104,18 @@ NET_X_VALIDATION = {
 
 
 class NetStudent:
-    """What the students of skorch nets share: X and sample weights as nets take them."""
+    """What the students of skorch nets share: X and sample weights as nets take them.
+
+    A net honours ``sample_weight`` in its loss: each row's loss, teacher term included,
+    is multiplied by the row's weight, the weights rescaled to mean 1 over the rows of
+    each fit (see ``_sample_weights``).
+    """
 
     x_validation = NET_X_VALIDATION
 
     @classmethod
     def check_sample_weight(cls, estimator, sample_weight):
-        raise ValueError(
-            f"sample_weight was passed, but the wrapped estimator {type(estimator).__name__} "
-            f"does not accept sample_weight in fit; weight the loss instead."
-        )
+        return sample_weight
 
 
 class SkorchClassifierStudent(NetStudent, ClassifierStudent):
@@ -154,9 +165,13 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
         return _NetTargets(base.codes, teacher_output, alpha, temperature)
 
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
-        # sample_weight is always None: check_sample_weight refused it before any fit.
         fit_params = fit_params or {}
         n_classes = self.classes.shape[0]
+        sample_weight = weights_that_matter(sample_weight)
+        if targets.logits is None and sample_weight is not None:
+            return self._fit_weighted_generation_zero(
+                estimator, X, targets, sample_weight, fit_params
+            )
         if targets.logits is None:
             # The user's class, fed by the library's in-memory batches where it can be.
             labeled = targets.codes != UNLABELED
@@ -168,6 +183,14 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
             else:
                 net.fit(X[labeled], targets.codes[labeled], **fit_params)
             return as_user_class(net, type(estimator))
+        student = start_from_teacher(self._soft_target_net(estimator, targets), teacher)
+        packed = pack_targets(targets.codes, targets.logits)
+        if sample_weight is not None:
+            fit_params = {**fit_params, "sample_weight": sample_weight}
+        return student.fit(X, packed, teacher=teacher, **fit_params)
+
+    def _soft_target_net(self, estimator, targets):
+        """A :class:`SoftTargetNetClassifier` of the user's class for ``targets``."""
         # The user's criterion__weight and criterion__label_smoothing (the only ones
         # _check_criterion_params lets through) go on to DistillationLoss.
         params = estimator.get_params(deep=False)
@@ -175,16 +198,33 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
         if params.get("predict_nonlinearity") == "auto" and self.kind == "logits":
             params["predict_nonlinearity"] = _softmax
         params.update(
-            classes=np.arange(n_classes),
+            classes=np.arange(self.classes.shape[0]),
             criterion=DistillationLoss,
             criterion__alpha=targets.alpha,
-            criterion__temperature=targets.temperature,
             output_kind=self.kind,
         )
-        net_class = library_class(type(estimator), SoftTargetNetClassifier)
-        student = start_from_teacher(net_class(**params), teacher)
-        packed = pack_targets(targets.codes, targets.logits)
-        return student.fit(X, packed, teacher=teacher, **fit_params)
+        if targets.temperature is not None:
+            params["criterion__temperature"] = targets.temperature
+        return library_class(type(estimator), SoftTargetNetClassifier)(**params)
+
+    def _fit_weighted_generation_zero(self, estimator, X, targets, sample_weight, fit_params):
+        """Generation 0 with row weights: the weighted cross-entropy of the labels.
+
+        A plain net's loss has no weights by row, so generation 0 is trained as the
+        distilled generations are, with ``alpha=0`` and no teacher: DistillationLoss is
+        then the cross-entropy of the user's criterion (class weights and label
+        smoothing included), each row's term weighted. The unlabelled rows are left
+        out, as in the unweighted generation 0.
+        """
+        labeled = targets.codes != UNLABELED
+        if not labeled.all():
+            X, sample_weight = X[labeled], sample_weight[labeled]
+        codes = targets.codes[labeled]
+        no_teacher = np.zeros((codes.shape[0], self.classes.shape[0]), dtype=np.float32)
+        net = self._soft_target_net(estimator, targets)
+        return net.fit(
+            X, pack_targets(codes, no_teacher), sample_weight=sample_weight, **fit_params
+        )
 
     def announce(self, estimator, generation, alpha, temperature):
         if estimator.verbose:

@@ -11,6 +11,12 @@ The targets take the shape of the module's output, found with one forward pass o
 rows before any training: a 1-D ``y`` becomes a column for a module that returns
 ``(N, 1)`` (skorch would otherwise broadcast the loss over ``(N, N)`` pairs), and
 predictions are flattened back.
+
+With ``sample_weight``, every generation is fit with each row's loss multiplied by its
+weight, rescaled to mean 1 over the rows of the fit (``_sample_weights``): the user's
+criterion with ``reduction="none"`` on a copy, then reduced as the criterion says.
+Weights that are all one value are no weights: the fit is then the unweighted one, bit
+for bit.
 """
 
 import numpy as np
@@ -19,7 +25,8 @@ from skorch import NeuralNetRegressor
 
 from .._students import RegressorStudent, StudentView
 from . import _outputs, _skorch
-from ._fast import TensorBatchNetRegressor, as_user_class, library_class
+from ._fast import as_user_class, library_class
+from ._sample_weights import SampleWeightNetRegressor, takes_reduction, weights_that_matter
 from ._skorch import _check_module_is_a_class
 
 
@@ -41,6 +48,21 @@ class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
         Whether ``y`` is 1-D while the module returns ``(N, 1)``: the net is then fit on
         a column and its predictions must be flattened back to 1-D.
     """
+
+    @classmethod
+    def check_sample_weight(cls, estimator, sample_weight):
+        """The weights, where the net's criterion can give one loss per row to weigh."""
+        if weights_that_matter(sample_weight) is not None and not takes_reduction(
+            estimator.criterion
+        ):
+            criterion = estimator.criterion
+            name = getattr(criterion, "__name__", type(criterion).__name__)
+            raise ValueError(
+                f"sample_weight was passed, but the net's criterion {name} has no "
+                f"'reduction' parameter, so its loss cannot be weighted by row. Use a torch "
+                f"loss (they take reduction='none'), or one that takes 'reduction' too."
+            )
+        return sample_weight
 
     @classmethod
     def build(cls, estimator, X, y, **settings):
@@ -92,11 +114,15 @@ class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
         return blended.astype(np.float32)
 
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
-        # sample_weight is always None: check_sample_weight refused it before any fit.
-        # The user's class, fed by the library's in-memory batches where it can be.
-        net_class = library_class(type(estimator), TensorBatchNetRegressor)
+        # The user's class, fed by the library's in-memory batches where it can be, its
+        # loss weighted by row where the weights can change the fit.
+        fit_params = dict(fit_params or {})
+        sample_weight = weights_that_matter(sample_weight)
+        if sample_weight is not None:
+            fit_params["sample_weight"] = sample_weight
+        net_class = library_class(type(estimator), SampleWeightNetRegressor)
         net = net_class(**estimator.get_params(deep=False))
-        _skorch.start_from_teacher(net, teacher).fit(X, targets, **(fit_params or {}))
+        _skorch.start_from_teacher(net, teacher).fit(X, targets, **fit_params)
         return as_user_class(net, type(estimator))
 
     def announce(self, estimator, generation, alpha, temperature):

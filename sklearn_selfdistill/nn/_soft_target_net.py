@@ -4,7 +4,8 @@ The distilled generations of a ``NeuralNetClassifier`` are nets of the user's cl
 this class behind it (see ``_fast.library_class``). Their packed ``y`` (class index, then
 the teacher's logits) does not go through skorch's data loading: ``fit`` keeps the class
 indices and the teacher's softened log-probabilities in tensors on the net's device for
-the time of the fit, and the batches carry row numbers.
+the time of the fit, and the batches carry row numbers. The rows' weights, where
+``fit`` is given ``sample_weight``, are kept beside them.
 """
 
 import numpy as np
@@ -14,21 +15,31 @@ from skorch.utils import to_numpy
 
 from ._fast import TensorBatchNetClassifier
 from ._outputs import as_logits, log_probs
+from ._sample_weights import relative_weights
 from .callbacks import AugmentedTeacher
 from .losses import UNLABELED, DistillationLoss
 
 
-def _labelled_accuracy(net, X, codes):
+def _labelled_accuracy(net, X, rows):
     """Accuracy on the labelled rows only: an unlabelled row has no class to be right on.
 
-    NaN where the rows hold no label at all.
+    ``rows`` are the rows' numbers in the training set; with sample weights, the
+    accuracy is weighted by them. NaN where the rows hold no label (or no weight) at all.
     """
-    codes = np.asarray(codes)
+    rows = to_numpy(torch.as_tensor(rows)).astype(np.int64)
+    targets = net.soft_targets_
+    codes = targets.codes_numpy[rows]
     predicted = net.predict(X)
     labelled = codes != UNLABELED
-    if not labelled.any():
+    weights = None if targets.weights_numpy is None else targets.weights_numpy[rows][labelled]
+    if not labelled.any() or (weights is not None and not weights.sum() > 0):
         return float("nan")
-    return float(np.mean(predicted[labelled] == codes[labelled]))
+    return float(np.average(predicted[labelled] == codes[labelled], weights=weights))
+
+
+def _row_numbers(rows):
+    """What skorch's validation accuracy reads of a batch's ``y``: the row numbers."""
+    return rows
 
 
 def pack_targets(codes, logits):
@@ -37,12 +48,15 @@ def pack_targets(codes, logits):
 
 
 class _SoftTargets:
-    """One generation's targets by row, on the net's device, for the time of a fit."""
+    """One generation's targets (and weights) by row, on the net's device, during a fit."""
 
-    def __init__(self, codes, teacher_log_probs, device):
-        self.codes_numpy = codes  # for skorch's splits and validation scores, on the CPU
+    def __init__(self, codes, teacher_log_probs, device, weights=None):
+        # For skorch's splits and validation scores, on the CPU.
+        self.codes_numpy = codes
+        self.weights_numpy = None if weights is None else weights.numpy()
         self.codes = torch.as_tensor(codes, dtype=torch.long, device=device)
         self.teacher_log_probs = teacher_log_probs.to(device)
+        self.weights = None if weights is None else weights.to(device)
         self.all_labeled = bool((codes != UNLABELED).all())
 
     def to(self, device):
@@ -50,6 +64,8 @@ class _SoftTargets:
         if self.codes.device != device:
             self.codes = self.codes.to(device)
             self.teacher_log_probs = self.teacher_log_probs.to(device)
+            if self.weights is not None:
+                self.weights = self.weights.to(device)
         return self
 
 
@@ -69,6 +85,15 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
     ``get_loss`` (and in any override of it, which must pass it on unchanged to
     ``super().get_loss``), ``y_true`` holds the rows' numbers in the training set;
     :meth:`codes_of_rows` gives their class indices.
+
+    ``fit(X, y, sample_weight=w)`` weighs each row's loss, teacher term and label term
+    alike (see :class:`~sklearn_selfdistill.nn.DistillationLoss`), with the weights
+    rescaled to mean 1 over the rows of the fit: a batch's loss is the mean over its
+    rows of ``weight * row loss``, so that with whole-number weights, full batches and
+    plain SGD the fit is the fit on each row repeated weight times, and a row of weight
+    0 contributes nothing. skorch's validation split picks its rows as without weights
+    (stratified by class); ``valid_loss`` and ``valid_acc`` are weighted as
+    ``train_loss`` is.
 
     With an :class:`~sklearn_selfdistill.nn.callbacks.AugmentedTeacher` among its
     callbacks and a fitted net passed as ``fit(X, y, teacher=net)``, the teacher's
@@ -104,7 +129,7 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
                     name="valid_acc",
                     lower_is_better=False,
                     on_train=False,
-                    target_extractor=self._codes_of_rows,
+                    target_extractor=_row_numbers,
                 )
                 if name == "valid_acc"
                 else callback,
@@ -123,11 +148,12 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
         targets = self.soft_targets_
         return targets.codes[torch.as_tensor(y_true, device=targets.codes.device)]
 
-    def partial_fit(self, X, y=None, classes=None, teacher=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, teacher=None, sample_weight=None, **fit_params):
         """Fit on ``y = pack_targets(class_indices, teacher_logits)``; see skorch.
 
         ``teacher``: the fitted net that computed the logits, used on every training
         batch where an ``AugmentedTeacher`` callback asks for it (``fit`` hands it on).
+        ``sample_weight``: one non-negative weight per row, or None.
         """
         packed = np.asarray(y, dtype=np.float32)
         if packed.ndim != 2 or packed.shape[1] < 2:
@@ -138,7 +164,12 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
         if not self.initialized_:
             self.initialize()
         softened = self.criterion_.soften_teacher(torch.from_numpy(packed[:, 1:]))
-        self.soft_targets_ = _SoftTargets(packed[:, 0].astype(np.int64), softened, self.device)
+        weights = None
+        if sample_weight is not None:
+            weights = relative_weights(sample_weight, packed.shape[0])
+        self.soft_targets_ = _SoftTargets(
+            packed[:, 0].astype(np.int64), softened, self.device, weights
+        )
         self._batch_teacher = None
         if teacher is not None and any(
             isinstance(cb, AugmentedTeacher) for _, cb in self.callbacks_
@@ -172,9 +203,14 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
                 teacher = self.criterion_.soften_teacher(logits)
         else:
             teacher = targets.teacher_log_probs[rows]
+        student_log_probs = log_probs(y_pred, self.output_kind)
+        weighted = {}
+        if targets.weights is not None:
+            weighted["sample_weight"] = targets.weights[rows].to(student_log_probs.dtype)
         return self.criterion_.from_log_probs(
-            log_probs(y_pred, self.output_kind),
+            student_log_probs,
             targets.codes[rows],
             teacher,
             all_labeled=targets.all_labeled,
+            **weighted,
         )

@@ -294,12 +294,6 @@ def test_a_classifier_net_is_refused(data):
         SelfDistillationRegressor(other).fit(X, y)
 
 
-def test_sample_weight_is_refused(data):
-    X, y = data
-    with pytest.raises(ValueError, match=r"sample_weight.*NeuralNetRegressor does not accept"):
-        SelfDistillationRegressor(net()).fit(X, y, sample_weight=np.ones(N_ROWS))
-
-
 @pytest.mark.parametrize("where", ["X", "y"])
 def test_nan_is_refused(data, where):
     X, y = data
