@@ -120,6 +120,13 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         """Validate ``y``; return ``(student, base_targets, labeled_mask)``."""
 
     @abstractmethod
+    def _predictor(self):
+        """The adapter a fitted meta-estimator predicts through, from its fitted attributes.
+
+        A fitted model keeps no student (its types would not be public, for skops).
+        """
+
+    @abstractmethod
     def _temperature_at(self, generation):
         """Temperature of ``generation`` (None where it does not apply)."""
 
@@ -229,7 +236,6 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
             if validation is None
             else int(np.argmax([h["validation_score"] for h in self.history_]))
         )
-        self._student = student.for_prediction()
         self.estimator_ = self._final_estimator()
         return self
 
@@ -240,7 +246,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
 
     def _forget_final_estimator(self):
         """A fit that fails leaves no ``estimator_`` of an earlier fit behind."""
-        for name in ("estimator_", "n_generations_", "best_generation_", "_student"):
+        for name in ("estimator_", "n_generations_", "best_generation_"):
             self.__dict__.pop(name, None)
 
     def _lineage_seeds(self):
@@ -338,7 +344,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
 
     def _final_estimator(self):
         if self.final_generation == "ensemble":
-            return self._student.ensemble(self.generations_)
+            return self._predictor().ensemble(self.generations_)
         if self.final_generation == "best":
             return self.generations_[self.best_generation_]
         return self.generations_[-1]
@@ -425,7 +431,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
             in ``fit`` (a regressor).
         """
         X = self._validate_predict_data(X)
-        return self._student.predict(self.estimator_, X)
+        return self._predictor().predict(self.estimator_, X)
 
     def staged_predict(self, X):
         """Predictions of every generation, generation 0 first.
@@ -441,5 +447,6 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
             Predictions of one generation, as :meth:`predict` gives them.
         """
         X = self._validate_predict_data(X)
+        predictor = self._predictor()
         for model in self.generations_:
-            yield self._student.predict(model, X)
+            yield predictor.predict(model, X)

@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._base import BaseSelfDistillation, _estimator_has
 from ._compat import Interval, StrOptions
 from ._routes import ROUTES, rows_indexing_params
+from ._students import ClassifierStudent
 from .schedules import TemperatureSchedule
 
 
@@ -287,6 +288,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                     f"(for hard labels from the teacher, soft_targets='hard')."
                 )
 
+    def _predictor(self):
+        return ClassifierStudent(self.classes_)
+
     def _temperature_at(self, generation):
         if isinstance(self.temperature, TemperatureSchedule):
             return self.temperature(generation, self.n_generations)
@@ -369,7 +373,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._validate_predict_data(X)
-        return self._student.predict_proba(self.estimator_, X)
+        return self._predictor().predict_proba(self.estimator_, X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_log_proba(self, X):
@@ -405,7 +409,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         X = self._validate_predict_data(X)
-        return self._student.decision_function(self.estimator_, X)
+        return self._predictor().decision_function(self.estimator_, X)
 
     @available_if(_estimator_has("predict_proba"))
     def staged_predict_proba(self, X):
@@ -422,5 +426,6 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             Probabilities of one generation.
         """
         X = self._validate_predict_data(X)
+        predictor = self._predictor()
         for model in self.generations_:
-            yield self._student.predict_proba(model, X)
+            yield predictor.predict_proba(model, X)

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
 from ._closed_form import spectral_diagonals
+from ._students import RegressorStudent
 
 
 class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
@@ -247,12 +248,16 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
     def _default_estimator(self):
         return Ridge()
 
+    def _predictor(self):
+        return RegressorStudent(self._target_ndim)
+
     def _temperature_at(self, generation):
         return None
 
     def _prepare_targets(self, X, y, estimator, sample_weight):
         # Whatever this fit's spectra will be, none of an earlier fit's survives it.
         self._spectral_inputs = self._spectral_cache = None
+        self._target_ndim = np.ndim(y)
         student = self._student_class().build(estimator, X, y)
         return student, student.base_targets(y), np.ones(y.shape[0], dtype=bool)
 

@@ -16,10 +16,14 @@ The generation loop in ``_base.py`` never asks what kind of estimator it holds: 
 - ``output(estimator, X)`` is what a fitted generation passes on as a teacher;
 - ``announce(estimator, generation, alpha, temperature)`` tells the user, before a
   generation's fit, what its own progress output means (a verbose net's epoch table);
-- ``scoring_view(model, X)`` is what the scorer sees, ``predict(model, X)`` (and a
-  classifier's ``predict_proba`` and ``decision_function``) what the meta-estimator
-  returns, ``ensemble(generations)`` the Born-Again ensemble, and
-  ``for_prediction()`` what the fitted meta-estimator keeps of the adapter.
+- ``scoring_view(model, X)`` is what the scorer sees.
+
+A fitted meta-estimator keeps none of this: it predicts through the two small adapters
+every student derives from, :class:`ClassifierStudent` (a classifier's generations are
+fit on class indices ``0..K-1``, and predict them; ``classes`` turns them back into the
+user's labels, as in ``BaggingClassifier``) and :class:`RegressorStudent` (predictions
+with the shape of ``y``), built again from the meta-estimator's fitted attributes, so
+that a fitted model holds only public types (for ``skops``).
 
 A student declares what else it supports: ``supports_limit`` (``fit_limit``, the limit
 of infinitely many generations) and ``supports_spectral_diagonals``. Targets always
@@ -39,6 +43,12 @@ from ._compat import _safe_indexing
 from ._routes import auto_route, check_route, expand, is_hard
 from ._soft_targets import distillation_targets
 from ._weights import accepts_sample_weight, fit_estimator, index_params
+from .ensemble import (
+    GenerationEnsembleClassifier,
+    GenerationEnsembleRegressor,
+    aligned_decision,
+    aligned_proba,
+)
 
 
 def is_skorch_net(estimator):
@@ -100,16 +110,8 @@ class Student:
         """What the scorer should see for ``model`` scored on ``X``."""
         return model
 
-    def predict(self, model, X):
-        """What the meta-estimator's ``predict`` returns for a fitted generation."""
-        return model.predict(X)
-
     def announce(self, estimator, generation, alpha, temperature):
         """Before the fit of ``generation``: nothing to say for most estimators."""
-
-    def for_prediction(self):
-        """What a fitted meta-estimator keeps: the adapter without what only fit needs."""
-        return self
 
 
 class StudentView:
@@ -131,19 +133,15 @@ class StudentView:
     def predict_proba(self, X):
         return self.student.predict_proba(self.model, X)
 
+    @available_if(
+        lambda self: hasattr(self.student, "classes") and hasattr(self.model, "decision_function")
+    )
+    def decision_function(self, X):
+        return self.student.decision_function(self.model, X)
+
     @property
     def classes_(self):
         return self.student.classes
-
-
-class _RegressorEnsemble:
-    """Born-Again ensemble: averages the generations' predictions."""
-
-    def __init__(self, student, generations):
-        self.student, self.generations = student, generations
-
-    def predict(self, X):
-        return np.mean([self.student.predict(g, X) for g in self.generations], axis=0)
 
 
 class RegressorStudent(Student):
@@ -169,52 +167,45 @@ class RegressorStudent(Student):
         prediction = np.asarray(estimator.predict(X), dtype=np.float64)
         return prediction.reshape((-1,) if self.target_ndim == 1 else (X.shape[0], -1))
 
+    def predict(self, model, X):
+        """A generation's predictions with the shape ``y`` had (a net may return a column)."""
+        prediction = model.predict(X)
+        return prediction.reshape(-1) if self.target_ndim == 1 else prediction
+
     def score(self, model, X, y, sample_weight=None):
         return r2_score(y, self.predict(model, X), sample_weight=sample_weight)
 
     def ensemble(self, generations):
-        return _RegressorEnsemble(self, generations)
-
-
-class _ClassifierEnsemble:
-    """Born-Again ensemble: averages the generations' probabilities."""
-
-    def __init__(self, student, generations):
-        self.student, self.generations = student, generations
-        self.classes_ = student.classes
-
-    def predict_proba(self, X):
-        return np.mean([self.student.predict_proba(g, X) for g in self.generations], axis=0)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    @available_if(lambda self: all(hasattr(g, "decision_function") for g in self.generations))
-    def decision_function(self, X):
-        scores = [aligned_decision(g, X, self.classes_) for g in self.generations]
-        return np.mean(scores, axis=0)
+        return GenerationEnsembleRegressor(generations)
 
 
 class ClassifierStudent(Student):
-    """What classifier students share: ``classes`` (the user's labels), probabilities
-    and scores with one column per class, accuracy."""
+    """What classifier students share: ``classes`` (the user's labels; the generations
+    are fit on their indices), probabilities and scores with one column per class,
+    accuracy."""
 
     def __init__(self, classes):
         self.classes = classes
 
+    def predict(self, model, X):
+        """The user's labels of the class indices a generation predicts."""
+        return self.classes[np.asarray(model.predict(X), dtype=np.intp)]
+
     def predict_proba(self, model, X):
-        return aligned_proba(model, X, self.classes)
+        return aligned_proba(model, X, self.classes.shape[0])
 
     def decision_function(self, model, X):
-        if isinstance(model, _ClassifierEnsemble):
-            return model.decision_function(X)
-        return aligned_decision(model, X, self.classes)
+        return aligned_decision(model, X, self.classes.shape[0])
 
     def score(self, model, X, y, sample_weight=None):
         return accuracy_score(y, self.predict(model, X), sample_weight=sample_weight)
 
+    def scoring_view(self, model, X):
+        # The scorer compares with the user's labels: it must see them, not indices.
+        return StudentView(self, model)
+
     def ensemble(self, generations):
-        return _ClassifierEnsemble(self, generations)
+        return GenerationEnsembleClassifier(generations, self.classes.shape[0])
 
 
 def _warm_start_from(estimator, teacher, classes):
@@ -295,47 +286,14 @@ class SoftTargetClassifierStudent(ClassifierStudent):
         if rows.shape[0] != n_rows or np.any(rows != np.arange(n_rows)):
             X = _safe_indexing(X, rows)
             fit_params = index_params(fit_params or {}, rows, n_rows)
-        labels = self.classes[codes]
+        # The class indices, not the user's labels: XGBoost and others take only 0..K-1.
         restore = lambda: None  # noqa: E731
         if teacher is not None and not is_hard(targets):
-            restore = _warm_start_from(estimator, teacher, np.unique(labels))
+            restore = _warm_start_from(estimator, teacher, np.unique(codes))
         try:
-            return fit_estimator(estimator, X, labels, weight, fit_params)
+            return fit_estimator(estimator, X, codes, weight, fit_params)
         finally:
             restore()
 
     def output(self, estimator, X):
         return self.predict_proba(estimator, X)
-
-
-def aligned_proba(estimator, X, classes):
-    """``estimator.predict_proba(X)`` with one column per class of ``classes``.
-
-    A generation that never saw a class (all its soft weight was dropped) gets a
-    zero column for it.
-    """
-    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    fitted_classes = estimator.classes_
-    if fitted_classes.shape[0] == classes.shape[0]:
-        return proba
-    out = np.zeros((proba.shape[0], classes.shape[0]))
-    out[:, np.searchsorted(classes, fitted_classes)] = proba
-    return out
-
-
-def aligned_decision(estimator, X, classes):
-    """``estimator.decision_function(X)`` with one column per class of ``classes``.
-
-    A generation that never saw some classes scores them ``-inf``; a binary generation
-    of a multi-class problem (one score, for its second class) gets the columns
-    ``-score / 2`` and ``score / 2``, which rank its two classes as it does.
-    """
-    scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
-    fitted_classes = estimator.classes_
-    if fitted_classes.shape[0] == classes.shape[0]:
-        return scores
-    if scores.ndim == 1:
-        scores = np.column_stack([-scores, scores]) / 2
-    out = np.full((scores.shape[0], classes.shape[0]), -np.inf)
-    out[:, np.searchsorted(classes, fitted_classes)] = scores
-    return out

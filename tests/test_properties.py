@@ -391,18 +391,21 @@ def test_staged_predict_classifier_is_each_generation(
     staged_proba = list(clf.staged_predict_proba(X_test))
     assert len(staged_labels) == len(staged_proba) == len(clf.generations_) == clf.n_generations
     for labels, proba, model in zip(staged_labels, staged_proba, clf.generations_, strict=True):
-        np.testing.assert_array_equal(labels, model.predict(X_test))
+        # The generations are fit on the class indices: their predictions are indices.
+        np.testing.assert_array_equal(labels, clf.classes_[model.predict(X_test)])
         # A generation that never saw a class has no column for it: predict_proba aligns.
         own = model.predict_proba(X_test)
-        np.testing.assert_array_equal(proba[:, np.isin(clf.classes_, model.classes_)], own)
-        assert np.all(proba[:, ~np.isin(clf.classes_, model.classes_)] == 0)
+        seen = np.isin(np.arange(clf.classes_.shape[0]), model.classes_)
+        np.testing.assert_array_equal(proba[:, seen], own)
+        assert np.all(proba[:, ~seen] == 0)
     final = {"last": -1, "best": clf.best_generation_}.get(clf.final_generation)
     if final is not None:
         np.testing.assert_array_equal(clf.predict(X_test), staged_labels[final])
         np.testing.assert_array_equal(clf.predict_proba(X_test), staged_proba[final])
     rows = training_rows(clf, y)
+    codes = np.searchsorted(clf.classes_, y)
     for record, model in zip(clf.history_, clf.generations_, strict=True):
-        expected = model.score(X[rows], y[rows], sample_weight=_at(weights, rows))
+        expected = model.score(X[rows], codes[rows], sample_weight=_at(weights, rows))
         assert record["train_score"] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 

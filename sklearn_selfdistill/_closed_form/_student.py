@@ -50,10 +50,6 @@ class ClosedFormStudent(RegressorStudent):
         (``Ridge(positive=True)``, a penalty per target, ...)."""
         return make_closed_form_student(estimator, X, np.ndim(y)) or RegressorStudent(np.ndim(y))
 
-    def for_prediction(self):
-        # The fitted generations are ordinary estimators; the factorization stays behind.
-        return RegressorStudent(self.target_ndim)
-
     def __init__(self, target_ndim, system, estimator):
         super().__init__(target_ndim)
         self.system = system
