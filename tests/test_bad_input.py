@@ -99,6 +99,11 @@ class Returns:
         self.check(result)
 
 
+def _predicts_every_row(clf, X):
+    assert clf.predict_proba(X).shape == (X.shape[0], clf.classes_.shape[0])
+    assert set(clf.predict(X)) <= set(clf.classes_)
+
+
 @dataclass(frozen=True)
 class Case:
     entry: str
@@ -505,9 +510,9 @@ def _estimator_cases():
         ),
         Case(
             "skorch-classifier",
-            "sample-weight",
-            lambda ctx: net_classifier().fit(X, Y, sample_weight=np.ones(40)),
-            Raises(ValueError, "sample_weight was passed, but .* NeuralNetClassifier does not"),
+            "sample-weight-of-zeros-and-twos",
+            lambda ctx: net_classifier().fit(X, Y, sample_weight=np.arange(40) % 2 * 2.0),
+            Returns(lambda clf: _predicts_every_row(clf, X)),
         ),
     ]
 
