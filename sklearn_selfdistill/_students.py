@@ -252,7 +252,8 @@ class SoftTargetClassifierStudent(ClassifierStudent):
             raise TypeError(
                 f"SelfDistillationClassifier passes each generation's probabilities on to "
                 f"the next, so the wrapped estimator needs a predict_proba method; "
-                f"{type(estimator).__name__} has none. For SVC, set probability=True."
+                f"{type(estimator).__name__} has none. For SVC, wrap it: "
+                f"CalibratedClassifierCV(SVC())."
             )
         if soft_targets == "auto":
             return cls(classes, auto_route(estimator)[0])
