@@ -301,8 +301,6 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             self.temperature._validate()
         self._check_temperatures()
         adapter = self._student_class()
-        _check_label_types(y)
-        check_classification_targets(y)
         labeled = np.ones(y.shape[0], dtype=bool)
         if isinstance(self.unlabeled, bool | np.bool_):
             raise ValueError(
@@ -327,6 +325,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                     f"rows of X that would then point at other rows. Give cv as a number or "
                     f"a splitter object."
                 )
+        # The marker is no label: -1 may mark the unlabelled rows of string labels.
+        _check_label_types(y[labeled])
+        check_classification_targets(y[labeled])
         self.classes_ = np.unique(y[labeled])
         if self.classes_.shape[0] < 2:
             unlabeled_note = (

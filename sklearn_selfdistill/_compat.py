@@ -67,6 +67,12 @@ Name                          Library       Since        What it is; what we use
                                                          None, a scalar or an array to a
                                                          float array of ``len(X)``, or a
                                                          ValueError; ``sample_weight``.
+``_check_y``                  scikit-learn  0.24         ``sklearn.utils.validation``:
+                                                         ``y`` as ``check_X_y``
+                                                         validates it (1-D or not,
+                                                         finite, numeric), without X;
+                                                         for a DataFrame X passed
+                                                         through as it is.
 ``check_matplotlib_support``  scikit-learn  1.5          ``sklearn.utils._optional_dependencies``
                                                          (``sklearn.utils`` before 1.5):
                                                          an ImportError naming the
@@ -128,7 +134,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, _check_y
 
 __all__ = [
     "HasMethods",
@@ -138,6 +144,7 @@ __all__ = [
     "RealNotInt",
     "StrOptions",
     "_check_sample_weight",
+    "_check_y",
     "_fit_context",
     "_safe_indexing",
     "check_matplotlib_support",

@@ -8,9 +8,9 @@ not, the error says so in words instead of numpy's conversion error.
 import numpy as np
 from scipy.sparse import issparse
 from sklearn.utils import get_tags
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
-from ._compat import _check_sample_weight
+from ._compat import _check_sample_weight, _check_y
 from ._students import student_class
 
 
@@ -33,6 +33,11 @@ def _not_numbers(data):
     except (TypeError, ValueError) as error:
         return values.dtype, error
     return None
+
+
+def is_dataframe(X):
+    """Whether ``X`` is a pandas or polars DataFrame (without importing either)."""
+    return type(X).__module__.split(".")[0] in ("pandas", "polars") and hasattr(X, "columns")
 
 
 class InputChecks:
@@ -58,9 +63,20 @@ class InputChecks:
         """How X is validated: as the student for the wrapped estimator needs it."""
         return self._student_class().x_validation
 
+    def _passes_through(self, X):
+        """Whether X reaches the wrapped estimator as the user gave it (a DataFrame)."""
+        return is_dataframe(X) and self._student_class().takes_dataframes
+
     def _validate_fit_data(self, X, y):
         if self._y_validation.get("y_numeric") and y is not None:
             self._check_numeric_y(y)
+        if self._passes_through(X):
+            # As Pipeline and the stacking estimators do: the frame goes on (column names,
+            # dtypes, categoricals); only its names and width are checked and recorded.
+            validate_data(self, X, skip_check_array=True)
+            y = _check_y(y, estimator=self, **self._y_validation)
+            check_consistent_length(X, y)
+            return X, y
         try:
             return validate_data(
                 self,
@@ -114,6 +130,9 @@ class InputChecks:
 
     def _validate_predict_data(self, X):
         check_is_fitted(self)
+        if self._passes_through(X):
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return X
         try:
             return validate_data(
                 self,

@@ -91,6 +91,9 @@ class Student:
     x_validation = {"dtype": None, "ensure_all_finite": False}
     #: The route a classifier learns distributions by (see ``_routes``); None elsewhere.
     route = None
+    #: Whether a pandas or polars DataFrame reaches the estimator as it is (rows picked
+    #: with ``_safe_indexing``), as in a Pipeline; otherwise it becomes an array.
+    takes_dataframes = True
 
     @classmethod
     def check_sample_weight(cls, estimator, sample_weight):

@@ -373,3 +373,18 @@ def test_no_module_but_compat_imports_a_private_name_of_another_library():
                     if alias.name.split(".")[0] in libraries and private(alias.name):
                         found.append(f"{path.relative_to(package)}:{node.lineno} {alias.name}")
     assert found == []
+
+
+def test_check_y_validates_y_as_check_X_y_does():
+    from sklearn.exceptions import DataConversionWarning
+
+    from sklearn_selfdistill._compat import _check_y
+
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = _check_y(np.array([[1], [2], [3]]))  # a column becomes 1-D, with a warning
+    assert column.shape == (3,)
+    numeric = _check_y(np.array([1, 2], dtype=object), y_numeric=True)
+    assert numeric.dtype == np.float64
+    with pytest.raises(ValueError, match="NaN"):
+        _check_y(np.array([1.0, np.nan]))
+    assert _check_y(np.ones((3, 2)), multi_output=True).shape == (3, 2)

@@ -112,3 +112,112 @@ def test_skops_lists_only_documented_public_classes_of_ours(iris, final_generati
     reg.fit(X, y.astype(float))
     _, _, loaded = _untrusted_types_are_public(reg)
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def _frame(n=240, seed=0):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(seed)
+    a, b = rng.randn(n), rng.randn(n)
+    c = rng.choice(["red", "green", "blue"], size=n)
+    score = a + 0.5 * b + np.select([c == "red", c == "green"], [1.5, -1.5], 0.0)
+    y = np.where(score > 0.8, "high", np.where(score < -0.8, "low", "mid"))
+    X = pd.DataFrame({"a": a, "b": b, "c": pd.Categorical(c)})
+    return X, y
+
+
+def _column_pipeline():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    columns = ColumnTransformer(
+        [("num", StandardScaler(), ["a", "b"]), ("cat", OneHotEncoder(), ["c"])]
+    )
+    return make_pipeline(columns, LogisticRegression(max_iter=1000))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"soft_targets": "sampling"},
+        {"teacher_predictions": "cross_fit", "cv": 3},
+        {"early_stopping": True, "random_state": 0},
+    ],
+    ids=["sample_weight_route", "repeated_rows", "cross_fit", "validation_split"],
+)
+def test_a_column_transformer_by_column_name_gets_the_frame_in_every_route(params):
+    X, y = _frame()
+    clf = SelfDistillationClassifier(_column_pipeline(), n_generations=3, **params).fit(X, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b", "c"])
+    assert clf.n_features_in_ == 3
+    for model in clf.generations_:
+        np.testing.assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
+    # Generation 0 is the pipeline fit on the frame (on the training rows).
+    if not params:
+        plain = _column_pipeline().fit(X, np.searchsorted(clf.classes_, y))
+        np.testing.assert_allclose(next(clf.staged_predict_proba(X)), plain.predict_proba(X))
+    assert clf.score(X, y) > 0.8
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(X[["b", "a", "c"]])
+
+
+def test_unlabelled_rows_of_a_frame():
+    X, y = _frame()
+    y = y.astype(object)
+    y[::3] = -1
+    clf = SelfDistillationClassifier(_column_pipeline(), n_generations=2, unlabeled=-1)
+    clf.fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, ["high", "low", "mid"])
+    assert clf.predict(X).shape == (X.shape[0],)
+
+
+def test_native_categoricals_reach_histgradientboosting():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = _frame()
+    booster = HistGradientBoostingClassifier(
+        categorical_features="from_dtype", max_iter=20, random_state=0
+    )
+    clf = SelfDistillationClassifier(booster, n_generations=2).fit(X, y)
+    assert clf.generations_[0].is_categorical_.tolist() == [False, False, True]
+    assert clf.score(X, y) > 0.8
+
+
+def test_lightgbm_keeps_the_column_names():
+    lightgbm = pytest.importorskip("lightgbm")
+    X, y = _frame()
+    X = X.assign(c=X["c"].cat.codes)
+    model = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, random_state=0, n_jobs=1)
+    clf = SelfDistillationClassifier(model, n_generations=2).fit(X, y)
+    for generation in clf.generations_:
+        assert generation.booster_.feature_name() == ["a", "b", "c"]
+
+
+def test_a_polars_frame_reaches_the_pipeline():
+    pl = pytest.importorskip("polars")
+    X, y = _frame()
+    frame = pl.DataFrame(
+        {"a": X["a"].to_numpy(), "b": X["b"].to_numpy(), "c": X["c"].astype(str).to_list()}
+    )
+    clf = SelfDistillationClassifier(_column_pipeline(), n_generations=2)
+    clf.set_params(teacher_predictions="cross_fit", cv=3).fit(frame, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b", "c"])
+    np.testing.assert_array_equal(clf.predict(frame), clf.predict(X.assign(c=X["c"].astype(str))))
+
+
+def test_a_regressor_pipeline_gets_the_frame():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, _ = _frame()
+    target = X["a"].to_numpy() * 2 + (X["c"] == "red").to_numpy()
+    columns = ColumnTransformer(
+        [("num", "passthrough", ["a", "b"]), ("cat", OneHotEncoder(), ["c"])]
+    )
+    reg = SelfDistillationRegressor(make_pipeline(columns, Ridge()), n_generations=3)
+    reg.fit(X, target)
+    np.testing.assert_array_equal(reg.generations_[2].feature_names_in_, ["a", "b", "c"])
+    assert reg.score(X, target) > 0.9

@@ -43,6 +43,7 @@ class ClosedFormStudent(RegressorStudent):
     supports_spectral_diagonals = True
     # The closed form computes with X itself: it must be numeric and finite.
     x_validation = {"dtype": "numeric", "ensure_all_finite": True}
+    takes_dataframes = False
 
     @classmethod
     def build(cls, estimator, X, y, **settings):
@@ -144,6 +145,7 @@ class PipelineClosedFormStudent(ClosedFormStudent):
     # X goes to the pipeline's first steps, which validate it as the pipeline would; the
     # closed form checks their output as the last step would.
     x_validation = RegressorStudent.x_validation
+    takes_dataframes = True  # the pipeline's first steps take frames as they are
 
     def __init__(self, target_ndim, system, estimator):
         super().__init__(target_ndim, system, estimator.steps[-1][1])

@@ -112,6 +112,7 @@ class NetStudent:
     """
 
     x_validation = NET_X_VALIDATION
+    takes_dataframes = False  # a module takes tensors: a frame becomes a float32 array
 
     @classmethod
     def check_sample_weight(cls, estimator, sample_weight):
