@@ -136,14 +136,47 @@ def _tables(text):
     return tables
 
 
+def _tested_with_table():
+    """The README's table of the libraries the tests run through the meta-estimators."""
+    section = README.read_text().split("## Tested with\n", 1)[1].split("\n## ", 1)[0]
+    (table,) = _tables(section)
+    return table
+
+
 def test_readme_quotes_a_benchmark_table_as_it_is():
-    readme_tables = _tables(README.read_text())
+    # The "Tested with" table is a list of tests, not results: the next test checks it.
+    readme_tables = [t for t in _tables(README.read_text()) if t != _tested_with_table()]
     assert readme_tables, "README.md quotes no results table"
     for table in readme_tables:
         sources = [p.name for p in RESULTS.glob("*.md") if table in p.read_text()]
         assert sources, f"README.md quotes a table that no results file holds:\n{table}"
         # The README says which file it quotes.
         assert f"benchmarks/results/{sources[0]}" in README.read_text()
+
+
+def test_tested_with_table_names_tests_that_run_each_library():
+    rows = _tested_with_table().splitlines()[2:]
+    named = " ".join(rows).lower()
+    for library in ("pandas", "polars", "xgboost", "lightgbm", "cleanlab", "skops", "skorch"):
+        assert library in named, library
+    for row in rows:
+        wrapped, _, tests = row.strip("|").split("|")
+        paths = re.findall(r"`(tests/\S+\.py)`", tests)
+        assert paths, row
+        sources = " ".join((ROOT / path).read_text() for path in paths).lower()
+        # Each library or estimator the row names appears in the tests it cites.
+        for name in re.findall(r"[A-Za-z][\w-]+", wrapped.replace("scikit-learn estimators", "")):
+            if name.lower() not in {"on", "and", "frames", "nets"}:
+                assert name.lower() in sources, (name, paths)
+
+
+def test_the_gallery_has_ten_examples_as_its_page_says():
+    examples = sorted((DOCS / "examples").glob("plot_*.py"))
+    assert len(examples) == 10
+    assert "Ten short scripts" in (DOCS / "examples" / "README.rst").read_text()
+    for path in examples:
+        title = path.read_text().split('"""', 2)[1].strip().splitlines()
+        assert set(title[1]) == {"="} and len(title[1]) == len(title[0]), path.name
 
 
 def test_benchmarks_page_includes_every_results_file():
