@@ -40,7 +40,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
 from ._compat import _safe_indexing
-from ._routes import auto_route, check_route, expand, is_hard
+from ._routes import DEFAULT_TAIL, auto_route, check_route, expand, is_hard
 from ._soft_targets import distillation_targets
 from ._weights import accepts_sample_weight, fit_estimator, index_params
 from .ensemble import (
@@ -244,12 +244,23 @@ class SoftTargetClassifierStudent(ClassifierStudent):
     The route (``_routes``) turns them into rows, labels and weights.
     """
 
-    def __init__(self, classes, route):
+    def __init__(self, classes, route, tail=DEFAULT_TAIL):
         super().__init__(classes)
         self.route = route
+        self.tail = tail
 
     @classmethod
-    def build(cls, estimator, X, y, *, classes, soft_targets="auto", **settings):
+    def build(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        classes,
+        soft_targets="auto",
+        soft_target_tail=DEFAULT_TAIL,
+        **settings,
+    ):
         """The adapter, with the route ``soft_targets`` names (``"auto"``: one that works)."""
         if not hasattr(estimator, "predict_proba"):
             raise TypeError(
@@ -259,9 +270,9 @@ class SoftTargetClassifierStudent(ClassifierStudent):
                 f"CalibratedClassifierCV(SVC())."
             )
         if soft_targets == "auto":
-            return cls(classes, auto_route(estimator)[0])
+            return cls(classes, auto_route(estimator)[0], soft_target_tail)
         check_route(estimator, soft_targets)
-        return cls(classes, soft_targets)
+        return cls(classes, soft_targets, soft_target_tail)
 
     def base_targets(self, y_encoded):
         """The class indices themselves (``-1`` unlabelled): a hard target per row.
@@ -275,7 +286,7 @@ class SoftTargetClassifierStudent(ClassifierStudent):
         return distillation_targets(teacher_output, base, alpha, temperature)
 
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
-        rows, codes, weight = expand(targets, self.route)
+        rows, codes, weight = expand(targets, self.route, self.tail)
         if np.unique(codes).shape[0] < 2:
             kept = self.classes[codes[0]] if codes.shape[0] else None
             raise ValueError(

@@ -18,10 +18,11 @@ from sklearn.svm import SVC
 
 from sklearn_selfdistill import SelfDistillationClassifier
 from sklearn_selfdistill._routes import (
-    MAX_CLASSES_PER_ROW,
+    DEFAULT_TAIL,
     N_DRAWS,
     auto_route,
     expand,
+    max_classes_per_row,
 )
 
 
@@ -138,15 +139,24 @@ def test_sampling_repeats_every_row_equally_with_systematic_labels():
     np.testing.assert_array_equal(doubled[1::2], codes.reshape(200, N_DRAWS))
 
 
-@pytest.mark.parametrize("n_classes", [3, 50, 1000])
+@pytest.mark.parametrize("n_classes", [3, 10, 50, 1000])
 def test_sample_weight_route_is_bounded_and_drops_only_the_tail(n_classes):
     n = 300
     targets = np.random.RandomState(n_classes).dirichlet(np.full(n_classes, 0.05), n)
-    targets[::10] = np.eye(n_classes)[0] * (1 - 1e-4) + 1e-4 / n_classes  # near one-hot
+    targets[::10] = np.eye(n_classes)[0] * (1 - 1e-3) + 1e-3 / n_classes  # near one-hot
     rows, codes, weights = expand(targets, "sample_weight")
     n_kept = np.bincount(rows, minlength=n)
-    assert n_kept.min() >= 1 and n_kept.max() <= MAX_CLASSES_PER_ROW
-    assert np.all(n_kept[::10] == 1)  # a tail below TAIL_MASS goes
+    cap = max_classes_per_row(n_classes)
+    assert cap == min(n_classes, max(2, 80 // n_classes))
+    assert n_kept.min() >= 1 and n_kept.max() <= cap
+    assert np.all(n_kept[::10] == 1)  # a tail below the default tail goes
+    # Below the cap, a row keeps classes until at most the tail is left out.
+    ranked = -np.sort(-targets, axis=1)
+    left_out = 1 - np.take_along_axis(np.cumsum(ranked, axis=1), n_kept[:, None] - 1, axis=1)
+    below_cap = n_kept < cap
+    assert np.all(left_out[below_cap] <= DEFAULT_TAIL + 1e-8)
+    if n_classes <= 10:
+        assert n_kept.max() > 2  # the tail reaches the student beyond two classes
     np.testing.assert_allclose(np.bincount(rows, weights, minlength=n), 1.0)
     # Each row keeps its most probable classes, in order, renormalised.
     first = np.r_[0, np.cumsum(n_kept)[:-1]]
@@ -182,7 +192,7 @@ def test_many_classes_cost_a_bounded_number_of_rows():
             return super().fit(X, y, sample_weight=sample_weight)
 
     SelfDistillationClassifier(Recording(max_iter=50), n_generations=2).fit(X, y)
-    assert seen[0] == 2000 and seen[1] <= MAX_CLASSES_PER_ROW * 2000
+    assert seen[0] == 2000 and seen[1] <= max_classes_per_row(200) * 2000 == 4000
 
 
 class ColdLogisticRegression(LogisticRegression):
@@ -248,3 +258,26 @@ def test_a_step_that_weighs_through_its_inner_estimator_gets_the_weights(iris):
     # Generation 1: the expanded rows, weighted by their soft targets.
     assert received[1] is not None and received[1].shape[0] > X.shape[0]
     assert np.all((received[1] > 0) & (received[1] <= 1))
+
+
+def test_the_default_tail_keeps_the_student_near_the_student_of_the_whole_target(digits):
+    from sklearn.model_selection import train_test_split
+
+    from sklearn_selfdistill._soft_targets import distillation_targets
+
+    X, y = digits
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
+    teacher = LogisticRegression(max_iter=1000).fit(X_train, y_train)
+    targets = distillation_targets(teacher.predict_proba(X_train), y_train, 0.7, 4.0)
+
+    def student(rows, codes, weights):
+        model = LogisticRegression(max_iter=2000, tol=1e-8)
+        return model.fit(X_train[rows], codes, sample_weight=weights).predict_proba(X_test)
+
+    n, k = targets.shape
+    whole = student(np.repeat(np.arange(n), k), np.tile(np.arange(k), n), targets.ravel())
+    ours = student(*expand(targets, "sample_weight"))
+    assert np.abs(ours - whole).mean() < 1e-3
+    # Two classes per row (the bound before soft_target_tail) is five times further.
+    capped = student(*expand(targets, "sample_weight", tail=0.5))
+    assert np.abs(capped - whole).mean() > 3e-3
