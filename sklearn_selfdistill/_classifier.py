@@ -389,9 +389,12 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         X = self._validate_predict_data(X)
         return self._predictor().predict_proba(self.estimator_, X)
 
-    @available_if(_estimator_has("predict_proba"))
+    @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
+
+        Available where the wrapped estimator has ``predict_log_proba``, as a Pipeline
+        offers it where its last step does.
 
         Parameters
         ----------

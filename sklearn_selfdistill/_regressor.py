@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
-from sklearn.utils import get_tags
+from sklearn.utils import Bunch, get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSelfDistillation
@@ -275,8 +275,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         # smaller, so its eigendecomposition costs no more than a Ridge fit; done now, it
         # spares keeping the training rows, which prediction does not need.
         try:
-            self._spectral_cache = spectral_diagonals(
-                estimator, fit.X_train, fit.sw_train, self.alpha, len(self.generations_)
+            self._spectral_cache = dict(
+                spectral_diagonals(
+                    estimator, fit.X_train, fit.sw_train, self.alpha, len(self.generations_)
+                )
             )
         except AttributeError:
             return  # features the closed form could not take: access says so
@@ -309,8 +311,9 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
             ``limit`` (``d / (d + lambda / (1 - alpha))``; zeros for ``alpha=1``).
         """
         check_is_fitted(self)
+        # Kept as a plain dict (a fitted model holds only types skops trusts or ours).
         if getattr(self, "_spectral_cache", None) is not None:
-            return self._spectral_cache
+            return Bunch(**self._spectral_cache)
         if getattr(self, "_spectral_inputs", None) is None:
             raise AttributeError(
                 "spectral_diagonals_ exists only where the closed form was used: a "
@@ -318,10 +321,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
                 "ending in one) with a finite n_generations."
             )
         estimator, X, sample_weight = self._spectral_inputs
-        self._spectral_cache = spectral_diagonals(
-            estimator, X, sample_weight, self.alpha, self.n_generations_
+        self._spectral_cache = dict(
+            spectral_diagonals(estimator, X, sample_weight, self.alpha, self.n_generations_)
         )
-        return self._spectral_cache
+        return Bunch(**self._spectral_cache)
 
 
 def _last_step(estimator):

@@ -108,6 +108,12 @@ class GenerationEnsembleClassifier:
         """Mean of the generations' probabilities, one column per class index."""
         return np.mean([aligned_proba(g, X, self.n_classes) for g in self.generations], axis=0)
 
+    @available_if(lambda self: all(hasattr(g, "predict_log_proba") for g in self.generations))
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
     def predict(self, X):
         """The class index of the largest mean probability."""
         return np.argmax(self.predict_proba(X), axis=1)

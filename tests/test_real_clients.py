@@ -110,8 +110,13 @@ def test_skops_lists_only_documented_public_classes_of_ours(iris, final_generati
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     reg = SelfDistillationRegressor(n_generations=2, final_generation=final_generation)
     reg.fit(X, y.astype(float))
-    _, _, loaded = _untrusted_types_are_public(reg)
+    assert reg.spectral_diagonals_.eigenvalues.shape == (4,)  # computed at fit (Ridge)
+    ours, others, loaded = _untrusted_types_are_public(reg)
+    assert others == []
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    np.testing.assert_array_equal(
+        loaded.spectral_diagonals_.generations, reg.spectral_diagonals_.generations
+    )
 
 
 def _frame(n=240, seed=0):
