@@ -166,29 +166,25 @@ class DistillationLoss(torch.nn.Module):
             if all_labeled:
                 return F.nll_loss(student_log_probs, y)
             return F.nll_loss(student_log_probs, y, ignore_index=UNLABELED, reduction="sum") / n
-        weight = None if self.weight is None else self.weight.to(student_log_probs.dtype)
-        per_row = F.cross_entropy(
-            student_log_probs,
-            y,
-            weight=weight,
-            ignore_index=UNLABELED,
-            reduction="none",
-            label_smoothing=self.label_smoothing,
+        return self._class_weighted(
+            student_log_probs, y, (y != UNLABELED).to(student_log_probs.dtype)
         )
-        labelled = (y != UNLABELED).to(student_log_probs.dtype)
-        row_weights = labelled if weight is None else weight[y.clamp_min(0)] * labelled
-        mean = per_row.sum() / row_weights.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
-        return mean * (labelled.sum() / n)
 
     def _weighted_cross_entropy(self, student_log_probs, y, sample_weight):
         """:meth:`_cross_entropy` with each row's term multiplied by its weight."""
         n = student_log_probs.shape[0]
         weighed = sample_weight * (y != UNLABELED).to(student_log_probs.dtype)
-        # A row that weighs nothing adds 0, even where its term is infinite (0 * inf = NaN).
-        counts = weighed > 0
         if self.weight is None and not self.label_smoothing:
+            # A row that weighs nothing adds 0, even where its term is infinite (0 * inf).
             picked = student_log_probs.gather(1, y.clamp_min(0)[:, None])[:, 0]
-            return -torch.where(counts, picked * weighed, 0.0).sum() / n
+            return -torch.where(weighed > 0, picked * weighed, 0.0).sum() / n
+        return self._class_weighted(student_log_probs, y, weighed)
+
+    def _class_weighted(self, student_log_probs, y, weighed):
+        """The term with class weights or smoothing, as ``cross_entropy`` applies them,
+        each row's term times ``weighed`` (0 for an unlabelled row)."""
+        n = student_log_probs.shape[0]
+        counts = weighed > 0
         weight = None if self.weight is None else self.weight.to(student_log_probs.dtype)
         per_row = F.cross_entropy(
             student_log_probs,
