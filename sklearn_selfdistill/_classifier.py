@@ -137,8 +137,12 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         On the ``"sample_weight"`` route, the share of each row's distribution ``r``
         that may be left out, from its least probable classes (``0``: every class
         with a probability, up to the cap above). The default keeps a
-        LogisticRegression student on digits at ``T=4`` within a mean absolute
-        difference in probabilities of 1e-3 of the student of the whole ``r``.
+        LogisticRegression fit on the repeated rows (digits, ``T=4``) within a mean
+        absolute difference in probabilities of 1e-3 of the student of the whole
+        ``r``. A ``LogisticRegression`` itself (lbfgs, an l2 penalty or none, no
+        ``class_weight``) needs no bound: it learns the whole ``r``, every class of
+        every row, in one fit on the rows themselves, exactly the fit of the rows
+        repeated for every class.
     n_jobs : int or None, default=None
         Cross-fit folds fit in parallel (joblib; ``-1``: all cores); the result is
         that of ``n_jobs=1``.

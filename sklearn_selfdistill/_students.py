@@ -41,6 +41,7 @@ from sklearn.utils.metaestimators import available_if
 
 from ._compat import _safe_indexing
 from ._routes import DEFAULT_TAIL, auto_route, check_route, expand, is_hard
+from ._soft_logistic import fit_soft_logistic, takes_soft_targets
 from ._soft_targets import distillation_targets
 from ._weights import accepts_sample_weight, fit_estimator, index_params
 from .ensemble import (
@@ -286,6 +287,14 @@ class SoftTargetClassifierStudent(ClassifierStudent):
         return distillation_targets(teacher_output, base, alpha, temperature)
 
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
+        if (
+            self.route == "sample_weight"
+            and not is_hard(targets)
+            and takes_soft_targets(estimator, fit_params)
+            and np.all(targets.sum(axis=0) > 0)
+        ):
+            # The whole distribution, tail included, in one fit on the rows themselves.
+            return fit_soft_logistic(estimator, X, targets, sample_weight, teacher)
         rows, codes, weight = expand(targets, self.route, self.tail)
         if np.unique(codes).shape[0] < 2:
             kept = self.classes[codes[0]] if codes.shape[0] else None

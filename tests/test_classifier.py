@@ -48,7 +48,7 @@ def documented_max_classes(n_classes):
     return min(n_classes, max(2, 80 // n_classes))
 
 
-def expand_soft_targets(X, targets, classes, sample_weight=None):
+def expand_soft_targets(X, targets, classes, sample_weight=None, every_class=False):
     """Reference of the sample_weight route: each row once per kept class, weighted.
 
     Per row the most probable classes are kept until they hold all but 0.4% of the row's
@@ -65,6 +65,8 @@ def expand_soft_targets(X, targets, classes, sample_weight=None):
             for i, k in enumerate(order)
             if r[k] > 0 and r[order[:i]].sum() < 1 - DOCUMENTED_TAIL_MASS
         ]
+        if every_class:
+            kept = [k for k in range(r.shape[0]) if r[k] > 0]
         for k in kept:
             X_rep.append(x)
             y_rep.append(classes[k])
@@ -82,8 +84,18 @@ def fit_weighted(estimator, X, y, sample_weight):
 
 
 def fit_on_soft_targets(estimator, X, targets, classes, sample_weight=None):
-    """``estimator`` refit by hand on the rows, labels and weights of the route."""
-    return fit_weighted(estimator, *expand_soft_targets(X, targets, classes, sample_weight))
+    """``estimator`` refit by hand on the rows, labels and weights of the route.
+
+    A LogisticRegression alone learns every class of every row: the library fits it on
+    the whole distribution (``_soft_logistic``), as the rows repeated for every class.
+    """
+    every_class = type(estimator) is LogisticRegression
+    expanded = expand_soft_targets(X, targets, classes, sample_weight, every_class)
+    return fit_weighted(estimator, *expanded)
+
+
+class RoutedLogisticRegression(LogisticRegression):
+    """A subclass, which takes the route's repeated rows (no whole-distribution fit)."""
 
 
 def onehot(y, n_classes=3):
@@ -140,7 +152,7 @@ def test_documented_route_bounds_match_the_code(iris, logistic_fits):
     assert SelfDistillationClassifier().get_params()["soft_target_tail"] == DOCUMENTED_TAIL_MASS
     X, y = iris
     clf = SelfDistillationClassifier(
-        LogisticRegression(C=10.0), n_generations=2, alpha=0.7, temperature=1.0
+        RoutedLogisticRegression(C=10.0), n_generations=2, alpha=0.7, temperature=1.0
     ).fit(X, y)
     targets = 0.7 * clf.generations_[0].predict_proba(X) + 0.3 * onehot(y)
     ranked = -np.sort(-targets, axis=1)
@@ -520,7 +532,8 @@ def test_a_temperature_too_small_to_compute_with_is_refused_before_any_fit(
 
 def test_the_smallest_temperature_still_gives_finite_targets(iris, logistic_fits):
     X, y = iris
-    clf = SelfDistillationClassifier(n_generations=2, temperature=1e-3).fit(X, y)
+    clf = SelfDistillationClassifier(RoutedLogisticRegression(), n_generations=2)
+    clf.set_params(temperature=1e-3).fit(X, y)
     _, _, weights = logistic_fits[1]
     # Each row's kept classes are its target renormalised: a finite distribution per row.
     assert np.all(np.isfinite(weights)) and np.all(weights > 0)
