@@ -40,7 +40,7 @@ ROUTES = ("sample_weight", "sampling", "hard")
 
 #: The default share of each row's distribution the ``"sample_weight"`` route may leave
 #: out (``soft_target_tail``): on digits, LogisticRegression at T=4 learns within a mean
-#: |dp| of 1e-3 of the student of the whole distribution (benchmarks/results/
+#: ``|dp|`` of 1e-3 of the student of the whole distribution (benchmarks/results/
 #: soft_target_cost.md).
 DEFAULT_TAIL = 4e-3
 #: (row, class) pairs per row of the ``"sample_weight"`` route, at most.
