@@ -18,7 +18,7 @@ fitted ``LogisticRegression``.
 
 import numpy as np
 from scipy import optimize
-from scipy.special import expit, log_expit, logsumexp, softmax
+from scipy.special import expit, log_expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import validate_data
@@ -49,16 +49,25 @@ def _objective(n_classes, X, targets, weights, l2, fit_intercept):
         W = coef[:, :n_features]
         z = safe_sparse_dot(X, W.T)
         if fit_intercept:
-            z = z + coef[:, -1]
+            z += coef[:, -1]
         if binary:
             z = z[:, 0]
             # log(1 + e^z) - r_1 z, the binomial loss of a soft label r_1
             pointwise = -log_expit(-z) - targets[:, 1] * z
             residual = (expit(z) - targets[:, 1])[:, None]
         else:
-            pointwise = logsumexp(z, axis=1) - np.einsum("ij,ij->i", targets, z)
-            residual = softmax(z, axis=1) - targets
-        residual = residual * weights[:, None]
+            # In place on z (rows x classes, the one large array): with many classes it
+            # is what memory is spent on.
+            pointwise = -np.einsum("ij,ij->i", targets, z)
+            top = z.max(axis=1)
+            z -= top[:, None]
+            np.exp(z, out=z)
+            total = z.sum(axis=1)
+            pointwise += top + np.log(total)
+            z /= total[:, None]
+            z -= targets
+            residual = z
+        residual *= weights[:, None]
         grad = np.empty_like(coef)
         grad[:, :n_features] = safe_sparse_dot(residual.T, X, dense_output=True) + l2 * W
         if fit_intercept:
