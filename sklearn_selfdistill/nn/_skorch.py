@@ -28,7 +28,7 @@ import torch
 from sklearn.base import clone
 from skorch import NeuralNetClassifier
 
-from .._students import ClassifierStudent, StudentView
+from .._students import ClassifierStudent
 from . import _outputs
 from ._fast import TensorBatchNetClassifier, as_user_class, library_class
 from ._sample_weights import weights_that_matter
@@ -233,10 +233,3 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
 
     def output(self, estimator, X):
         return _outputs.teacher_logits(estimator, X, self.kind)
-
-    def predict(self, model, X):
-        # The net predicts class indices: the labels are the columns of its probabilities.
-        return self.classes[np.argmax(model.predict_proba(X), axis=1)]
-
-    def scoring_view(self, model, X):
-        return StudentView(self, model)
