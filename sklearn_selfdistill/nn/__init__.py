@@ -14,8 +14,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a torch-free envir
         'pip install "sklearn_selfdistill[torch]"'
     ) from exc
 
-from .augment import RandAugmentNoise
+from .augment import BatchRandAugment, RandAugmentNoise
 from .callbacks import AugmentedTeacher, EMATeacher
 from .losses import DistillationLoss
 
-__all__ = ["AugmentedTeacher", "DistillationLoss", "EMATeacher", "RandAugmentNoise"]
+__all__ = [
+    "AugmentedTeacher",
+    "BatchRandAugment",
+    "DistillationLoss",
+    "EMATeacher",
+    "RandAugmentNoise",
+]

@@ -6,7 +6,7 @@ import torch
 from skorch import NeuralNetClassifier
 from torchvision.ops import StochasticDepth
 
-from sklearn_selfdistill.nn.models import MLP, ResNet, ResNet18, ResNet34, ViTSmall
+from sklearn_selfdistill.nn.models import MLP, ResNet, ResNet18, ResNet34, SmallResNet, ViTSmall
 
 
 def _mlp(in_channels, size, **kwargs):
@@ -21,6 +21,10 @@ def _resnet34(in_channels, size, **kwargs):
     return ResNet34(in_channels=in_channels, **kwargs)
 
 
+def _small_resnet(in_channels, size, **kwargs):
+    return SmallResNet(in_channels=in_channels, **kwargs)
+
+
 def _vit(in_channels, size, **kwargs):
     model = ViTSmall(in_channels=in_channels, image_size=size, num_layers=2, **kwargs)
     # torchvision starts the head at zero, which would make every logit 0 and the
@@ -29,7 +33,13 @@ def _vit(in_channels, size, **kwargs):
     return model
 
 
-BUILDERS = {"mlp": _mlp, "resnet18": _resnet18, "resnet34": _resnet34, "vit": _vit}
+BUILDERS = {
+    "mlp": _mlp,
+    "resnet18": _resnet18,
+    "resnet34": _resnet34,
+    "small_resnet": _small_resnet,
+    "vit": _vit,
+}
 GEOMETRIES = {"cifar": (3, 32), "fashion_mnist": (1, 28)}
 
 
@@ -214,6 +224,7 @@ SKORCH_MODULES = {
     "mlp": (MLP, {"in_features": 64}),
     "resnet18": (ResNet18, {"in_channels": 1}),
     "resnet34": (ResNet34, {"in_channels": 1}),
+    "small_resnet": (SmallResNet, {"in_channels": 1, "width": 4}),
     "vit": (ViTSmall, {"in_channels": 1, "image_size": 8, "num_layers": 1}),
 }
 
@@ -254,6 +265,7 @@ PRECISION_BUILDERS = {
     "resnet": lambda **kw: ResNet(
         num_blocks=(1, 1, 1, 1), width=16, in_channels=1, output_nonlin=None, **kw
     ),
+    "small_resnet": lambda **kw: SmallResNet(width=8, output_nonlin=None, **kw),
     "vit": lambda **kw: ViTSmall(
         in_channels=1, image_size=8, num_layers=1, output_nonlin=None, **kw
     ),
@@ -335,7 +347,7 @@ def _conv_weights(model):
     return [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
 
 
-@pytest.mark.parametrize("model_class", [ResNet, ResNet18, ResNet34])
+@pytest.mark.parametrize("model_class", [ResNet, ResNet18, ResNet34, SmallResNet])
 def test_channels_last_puts_conv_weights_in_channels_last(model_class):
     model = model_class(in_channels=3, channels_last=True)
     assert model.channels_last is True
@@ -405,3 +417,43 @@ def test_skorch_trains_with_autocast_and_channels_last():
     probabilities = net.predict_proba(X)
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_small_resnet_noise_is_active_in_train_mode_only():
+    torch.manual_seed(0)
+    model = SmallResNet(in_channels=1, stochastic_depth=0.5, dropout=0.5)
+    x = _images(1, 28, n=8)
+    with torch.no_grad():
+        model.train()
+        assert not torch.equal(model.forward_logits(x), model.forward_logits(x))
+        model.eval()
+        torch.testing.assert_close(model.forward_logits(x), model.forward_logits(x))
+    assert model.head_dropout.p == 0.5
+
+
+def test_small_resnet_drop_rates_increase_linearly_to_stochastic_depth():
+    model = SmallResNet(blocks_per_stage=2, stochastic_depth=0.3)
+    rates = [m.p for m in model.modules() if isinstance(m, StochasticDepth)]
+    np.testing.assert_allclose(rates, [0.3 * (i + 1) / 6 for i in range(6)])
+
+
+def test_small_resnet_has_three_stages_of_width_times_1_2_4():
+    model = SmallResNet(width=8, blocks_per_stage=2)
+    convs = [m for m in model.blocks.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert sorted({c.out_channels for c in convs}) == [8, 16, 32]
+    assert len(model.blocks) == 6
+    assert model.fc.in_features == 32
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dropout": 1.5}, r"'dropout' parameter must be a float in \[0, 1\]; got 1.5"),
+        ({"stochastic_depth": -0.1}, r"'stochastic_depth' .* got -0.1"),
+        ({"width": 0}, r"'width' parameter must be an int >= 1 .* got 0"),
+        ({"blocks_per_stage": True}, r"'blocks_per_stage' .* got True"),
+    ],
+)
+def test_small_resnet_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SmallResNet(**kwargs)

@@ -7,6 +7,7 @@ from ``forward_logits``, which is what distillation reads.
 
 from .mlp import MLP
 from .resnet import ResNet, ResNet18, ResNet34
+from .small_resnet import SmallResNet
 from .vit import ViTSmall
 
-__all__ = ["MLP", "ResNet", "ResNet18", "ResNet34", "ViTSmall"]
+__all__ = ["MLP", "ResNet", "ResNet18", "ResNet34", "SmallResNet", "ViTSmall"]

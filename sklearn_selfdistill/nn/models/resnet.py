@@ -65,6 +65,24 @@ def _check_num_blocks(num_blocks):
         )
 
 
+def check_images(module, x):
+    """Refuse, with a hint, inputs that are not ``(N, module.in_channels, H, W)`` images."""
+    if x.ndim == 4 and x.shape[1] == module.in_channels:
+        return
+    hint = ""
+    if x.ndim == 4:
+        hint = f"; set in_channels={x.shape[1]} to take {x.shape[1]}-channel images"
+    elif x.ndim == 3:
+        hint = "; add a channel axis to single-channel images, e.g. X[:, None]"
+        if module.in_channels != 1:
+            hint += ", and set in_channels=1"
+    raise ValueError(
+        f"{type(module).__name__} was built with in_channels={module.in_channels} and "
+        f"expects images of shape (N, {module.in_channels}, H, W); got a tensor of "
+        f"shape {tuple(x.shape)}{hint}."
+    )
+
+
 class _BasicBlock(nn.Module):
     """Two 3x3 convolutions with a shortcut; stochastic depth on the residual branch."""
 
@@ -264,19 +282,7 @@ class ResNet(OutputNonlinMixin, nn.Module):
         -------
         logits : torch.Tensor of shape (N, num_classes)
         """
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            hint = ""
-            if x.ndim == 4:
-                hint = f"; set in_channels={x.shape[1]} to take {x.shape[1]}-channel images"
-            elif x.ndim == 3:
-                hint = "; add a channel axis to single-channel images, e.g. X[:, None]"
-                if self.in_channels != 1:
-                    hint += ", and set in_channels=1"
-            raise ValueError(
-                f"{type(self).__name__} was built with in_channels={self.in_channels} and "
-                f"expects images of shape (N, {self.in_channels}, H, W); got a tensor of "
-                f"shape {tuple(x.shape)}{hint}."
-            )
+        check_images(self, x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return autocast_logits(self._logits, x, self.autocast_dtype)
