@@ -271,7 +271,12 @@ PRECISION_BUILDERS = {
     ),
 }
 # The first layer of each model, which runs in the autocast dtype.
-FIRST_LAYER = {"mlp": "hidden.0", "resnet": "conv1", "vit": "conv_proj"}
+FIRST_LAYER = {
+    "mlp": "hidden.0",
+    "resnet": "conv1",
+    "small_resnet": "stem.0",
+    "vit": "conv_proj",
+}
 
 
 def _same_weights(name, **kwargs):
