@@ -375,31 +375,36 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         targets = fit.base_train
         for generation in range(len(self.generations_), self.n_generations):
             start = time.perf_counter()
-            temperature, teacher = None, None
+            temperature, teacher, rows = None, None, None
             if generation > 0:
                 temperature = self._temperature_at(generation)
                 teacher = self.generations_[-1]
                 # The teacher's outputs are not kept past the targets: with many classes
                 # they are as large as the targets themselves.
-                targets = student.targets(
-                    fit.base_train,
-                    teacher_output(self, student, estimator, fit, targets, teacher),
-                    self.alpha,
-                    temperature,
-                )
+                output = teacher_output(self, student, estimator, fit, targets, teacher)
+                base, rows = self._generation_rows(student, fit.base_train, output)
+                targets = student.targets(base, output, self.alpha, temperature)
+                del output
             student.announce(estimator, generation, self.alpha, temperature)
+            X_fit, targets_fit, sw_fit, params_fit = fit.rows(rows, targets)
             model = student.fit(
                 clone(estimator),
-                fit.X_train,
-                targets,
-                sample_weight=fit.sw_train,
-                fit_params=fit.params_train,
+                X_fit,
+                targets_fit,
+                sample_weight=sw_fit,
+                fit_params=params_fit,
                 teacher=teacher,
             )
+            del X_fit, targets_fit
             raise_if_interrupted(f"the fit of generation {generation}")
             account(record(model, generation, temperature, start))
             if plateau_reached():
                 return
+
+    def _generation_rows(self, student, base, output):
+        """``(base targets, training rows)`` of a generation ``g >= 1`` from its teacher's
+        ``output``: the rows are indices into the training rows (None: each once)."""
+        return base, None
 
     def _report(self, record):
         if not self.verbose:

@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseSelfDistillation, _estimator_has
 from ._compat import Interval, StrOptions
+from ._pseudo_labels import pseudo_label_rows, teacher_labels
 from ._routes import DEFAULT_TAIL, ROUTES, rows_indexing_params
 from ._students import ClassifierStudent
 from .schedules import TemperatureSchedule
@@ -150,6 +151,20 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         The value of ``y`` that marks unlabelled rows (``-1`` in scikit-learn's
         semi-supervised convention). None: every row is labelled, so ``-1`` can be
         an ordinary class, as in ``{-1, 1}`` binary labels.
+    pseudo_labels : {"soft", "hard"}, default="soft"
+        What the unlabelled rows learn in generations ``g >= 1``: ``"soft"``, the
+        teacher's distribution (the distillation term alone); ``"hard"``, the teacher's
+        most probable class as their label, so that they take both terms as labelled
+        rows do. With ``alpha=0``, ``"hard"`` is self-training with hard pseudo-labels
+        (Noisy Student's hard variant, ``SelfTrainingClassifier``'s labels).
+    pseudo_label_threshold : float in [0, 1] or None, default=None
+        Keep only the unlabelled rows whose teacher's top probability (at ``T=1``) is
+        at least this, in each generation (Noisy Student's confidence filter); None
+        keeps them all.
+    balance_pseudo_labels : bool, default=False
+        Give every class, by the teacher's most probable class, as many unlabelled rows
+        as the kept rows' mean per class: its most confident rows where it has more,
+        its rows repeated where it has fewer (Noisy Student's data balancing).
     warm_start : bool, default=False
         If True, ``fit`` keeps the generations already fitted (``generations_`` and
         ``history_``, from an earlier ``fit`` on the same data, or restored by hand)
@@ -230,6 +245,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         **BaseSelfDistillation._parameter_constraints,
         "temperature": [Interval(Real, 0, None, closed="neither"), TemperatureSchedule],
         "unlabeled": [None, Integral, str],
+        "pseudo_labels": [StrOptions({"soft", "hard"})],
+        "pseudo_label_threshold": [None, Interval(Real, 0, 1, closed="both")],
+        "balance_pseudo_labels": ["boolean"],
         "soft_targets": [StrOptions({"auto", *ROUTES})],
         "soft_target_tail": [Interval(Real, 0, 1, closed="left")],
     }
@@ -255,6 +273,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         soft_target_tail=DEFAULT_TAIL,
         n_jobs=None,
         unlabeled=None,
+        pseudo_labels="soft",
+        pseudo_label_threshold=None,
+        balance_pseudo_labels=False,
         warm_start=False,
         on_generation_end=None,
         random_state=None,
@@ -282,6 +303,9 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         self.soft_targets = soft_targets
         self.soft_target_tail = soft_target_tail
         self.unlabeled = unlabeled
+        self.pseudo_labels = pseudo_labels
+        self.pseudo_label_threshold = pseudo_label_threshold
+        self.balance_pseudo_labels = balance_pseudo_labels
 
     def _default_estimator(self):
         return LogisticRegression()
@@ -325,6 +349,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
                 f"marks an unlabelled row, e.g. unlabeled=-1 (scikit-learn's convention), "
                 f"or None when every row is labelled."
             )
+        self._check_pseudo_label_settings()
         if self.unlabeled is not None:
             labeled = np.asarray(y != self.unlabeled, dtype=bool).reshape(-1)
             if not labeled.any():
@@ -376,6 +401,49 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         )
         self.soft_targets_ = student.route
         return student, student.base_targets(encoded), labeled
+
+    def _check_pseudo_label_settings(self):
+        settings = {
+            "pseudo_labels": (self.pseudo_labels, "soft"),
+            "pseudo_label_threshold": (self.pseudo_label_threshold, None),
+            "balance_pseudo_labels": (self.balance_pseudo_labels, False),
+        }
+        changed = [
+            f"{name}={value!r}" for name, (value, default) in settings.items() if value != default
+        ]
+        if changed and self.unlabeled is None:
+            raise ValueError(
+                f"{', '.join(changed)} set how unlabelled rows are learnt, but "
+                f"unlabeled=None marks no row as unlabelled. Set unlabeled to the label of "
+                f"the unlabelled rows (e.g. unlabeled=-1), or leave these at their defaults."
+            )
+
+    def _generation_rows(self, student, base, output):
+        """Noisy Student's data step: hard pseudo-labels, filtering and balancing."""
+        if self.unlabeled is None or (
+            self.pseudo_labels == "soft"
+            and self.pseudo_label_threshold is None
+            and not self.balance_pseudo_labels
+        ):
+            return base, None
+        codes = student.codes(base)
+        unlabeled = codes < 0
+        proba = student.teacher_proba(output)
+        rows = pseudo_label_rows(
+            proba, unlabeled, self.pseudo_label_threshold, self.balance_pseudo_labels
+        )
+        if self.verbose and rows is not None:
+            kept = rows.shape[0] - int(np.sum(~unlabeled))
+            print(
+                f"[{type(self).__name__}] pseudo-labels: {kept} rows from "
+                f"{int(unlabeled.sum())} unlabelled",
+                flush=True,
+            )
+        if self.pseudo_labels == "hard":
+            codes = codes.copy()
+            codes[unlabeled] = teacher_labels(proba, unlabeled)
+            base = student.with_codes(base, codes)
+        return base, rows
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):

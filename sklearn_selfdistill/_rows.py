@@ -47,6 +47,19 @@ class FitData:
             self.X_scored, self.y_scored = _safe_indexing(X, scored), y[scored]
             self.sw_scored = weights_at(sample_weight, scored)
 
+    def rows(self, rows, targets):
+        """``(X, targets, sample_weight, fit_params)`` of the training rows ``rows``
+        (indices, repeats allowed), or of every training row once for None."""
+        if rows is None:
+            return self.X_train, targets, self.sw_train, self.params_train
+        n = self.y_train.shape[0]
+        return (
+            _safe_indexing(self.X_train, rows),
+            targets[rows],
+            weights_at(self.sw_train, rows),
+            index_params(self.params_train, rows, n),
+        )
+
 
 def score(scorer, model, X, y, sample_weight):
     """``scorer(model, X, y)``, weighted where there are weights and the scorer takes them.

@@ -286,6 +286,18 @@ class SoftTargetClassifierStudent(ClassifierStudent):
     def targets(self, base, teacher_output, alpha, temperature):
         return distillation_targets(teacher_output, base, alpha, temperature)
 
+    def codes(self, base):
+        """The class index of each row of ``base`` (``-1`` unlabelled)."""
+        return base
+
+    def with_codes(self, base, codes):
+        """``base`` with these class indices (hard pseudo-labels)."""
+        return codes
+
+    def teacher_proba(self, teacher_output):
+        """The teacher's probabilities at temperature 1."""
+        return teacher_output
+
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
         if (
             self.route == "sample_weight"

@@ -165,6 +165,17 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
     def targets(self, base, teacher_output, alpha, temperature):
         return _NetTargets(base.codes, teacher_output, alpha, temperature)
 
+    def codes(self, base):
+        return base.codes
+
+    def with_codes(self, base, codes):
+        return _NetTargets(codes, base.logits, base.alpha, base.temperature)
+
+    def teacher_proba(self, teacher_output):
+        logits = np.asarray(teacher_output, dtype=np.float64)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
     def fit(self, estimator, X, targets, *, sample_weight=None, fit_params=None, teacher=None):
         fit_params = fit_params or {}
         n_classes = self.classes.shape[0]
