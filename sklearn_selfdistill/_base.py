@@ -287,13 +287,19 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
                     f"only add generations. Set n_generations >= {len(history)}, or "
                     f"warm_start=False to start again."
                 )
-            if self.teacher_predictions != "in_sample":
-                raise ValueError(
-                    "warm_start=True needs teacher_predictions='in_sample': a cross-fit "
-                    "teacher would have to be refit, fold by fold, on the targets it was "
-                    "trained on, which a fitted generation does not keep."
-                )
+            if self.teacher_predictions == "cross_fit" and len(history) > 1:
+                outputs = getattr(self, "cross_fit_outputs_", None)
+                if not isinstance(outputs, np.ndarray):
+                    raise ValueError(
+                        "warm_start=True with teacher_predictions='cross_fit' refits the "
+                        "next generation's fold copies on the targets the last generation "
+                        "was fit on, which come from cross_fit_outputs_ (the out-of-fold "
+                        f"teacher outputs a fit keeps); got {type(outputs).__name__}. Set "
+                        "it with generations_ and history_, or fit with warm_start=False."
+                    )
             initial = list(zip(self.generations_, history, strict=True))
+        if not initial:
+            self.cross_fit_outputs_ = None
         self.generations_ = [model for model, _ in initial]
         self.history_ = [dict(row) for _, row in initial]
         self.termination_condition_ = "max_generations"
@@ -372,7 +378,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
             account(row["validation_score"])
         if plateau_reached():  # the resumed run had stopped already
             return
-        targets = fit.base_train
+        targets = self._resumed_targets(student, fit)
         for generation in range(len(self.generations_), self.n_generations):
             start = time.perf_counter()
             temperature, teacher, rows = None, None, None
@@ -382,6 +388,8 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
                 # The teacher's outputs are not kept past the targets: with many classes
                 # they are as large as the targets themselves.
                 output = teacher_output(self, student, estimator, fit, targets, teacher)
+                if self.teacher_predictions == "cross_fit":
+                    self.cross_fit_outputs_ = output  # what a warm start continues from
                 base, rows = self._generation_rows(student, fit.base_train, output)
                 targets = student.targets(base, output, self.alpha, temperature)
                 del output
@@ -405,6 +413,25 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         """``(base targets, training rows)`` of a generation ``g >= 1`` from its teacher's
         ``output``: the rows are indices into the training rows (None: each once)."""
         return base, None
+
+    def _resumed_targets(self, student, fit):
+        """The targets of the last generation: what the next cross-fit teacher refits.
+
+        Generation 0's are the ground truth; a warm start of a cross-fit lineage past
+        generation 0 rebuilds its last generation's from ``cross_fit_outputs_``.
+        """
+        generation = len(self.generations_)
+        if self.teacher_predictions != "cross_fit" or generation < 2:
+            return fit.base_train
+        outputs = self.cross_fit_outputs_
+        if outputs.shape[0] != fit.y_train.shape[0]:
+            raise ValueError(
+                f"warm_start=True: cross_fit_outputs_ has {outputs.shape[0]} rows, but the "
+                f"lineage trains on {fit.y_train.shape[0]}; it is not this lineage's. Fit "
+                f"with warm_start=False."
+            )
+        base, _ = self._generation_rows(student, fit.base_train, outputs)
+        return student.targets(base, outputs, self.alpha, self._temperature_at(generation - 1))
 
     def _report(self, record):
         if not self.verbose:

@@ -452,7 +452,8 @@ def test_warm_start_continues_from_generations_set_by_hand():
     ("params", "message"),
     [
         ({"n_generations": 1}, "2 generations are fitted already, and a warm start can only add"),
-        ({"teacher_predictions": "cross_fit"}, "warm_start=True needs teacher_predictions="),
+        # In-sample generations kept no cross-fit outputs to refit the folds from.
+        ({"teacher_predictions": "cross_fit"}, "come from cross_fit_outputs_"),
     ],
 )
 def test_warm_start_refuses_what_it_cannot_continue(params, message):
