@@ -136,9 +136,12 @@ def _find_files(source, names, *, split, data_home, download, compressed):
             f"{source.title} with torchvision into {root}, or set data_home or the {_ENV_VAR} "
             f"environment variable to a folder that holds the files.{debian}"
         )
-    _torchvision_class(source.torchvision_class)(
-        root=str(root), train=split == "train", download=True
-    )
+    dataset_class = _torchvision_class(source.torchvision_class)
+    try:
+        dataset_class(root=str(root), train=split == "train", download=True)
+    # torchvision raises RuntimeError once every mirror failed; URLError is an OSError.
+    except (RuntimeError, OSError) as exc:
+        raise ConnectionError(_download_failed(source, dataset_class, names, root, exc)) from exc
     paths = _first_complete([root / source.subfolder, root], names, compressed)
     if paths is None:
         raise FileNotFoundError(
@@ -146,6 +149,29 @@ def _find_files(source, names, *, split, data_home, download, compressed):
             f"are not in {root / source.subfolder}."
         )
     return paths
+
+
+def _download_failed(source, dataset_class, names, root, exc):
+    """What to say when torchvision's download fails: from where, and how to do without."""
+    mirrors = getattr(dataset_class, "mirrors", None)
+    if mirrors:
+        files = [name for name, _ in getattr(dataset_class, "resources", [])]
+        where = " or ".join(mirrors)
+        place = root / source.subfolder
+    else:  # CIFAR-10: one archive, unpacked by torchvision into its folder
+        files = [getattr(dataset_class, "filename", "the archive")]
+        where = getattr(dataset_class, "url", "torchvision's address")
+        place = root
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(reason) > 200:
+        reason = reason[:200] + "..."
+    return (
+        f"the download of {source.title} failed ({reason}), from {where}. Without a "
+        f"network, fetch {', '.join(files)} from there on a machine that has one, and "
+        f"place them in {place} (torchvision unpacks them there), or place the unpacked "
+        f"files ({', '.join(names)}) in a folder named by data_home or the {_ENV_VAR} "
+        f"environment variable."
+    )
 
 
 def _check_labels(labels, path):
