@@ -161,9 +161,9 @@ def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("training.epochs=0", "training.epochs=0: must be an int >= 1"),
-        ("training.epochs=abc", "training.epochs='abc': must be an int >= 1"),
-        ("training.lr=-1", "training.lr=-1: must be a number > 0"),
+        ("training.epochs=0", "training.epochs=0: must be an int from 1 to 100000"),
+        ("training.epochs=abc", "training.epochs='abc': must be an int from 1 to 100000"),
+        ("training.lr=-1", "training.lr=-1: must be a number in (0, 100]"),
         ("model=resnet50", "model.name='resnet50': must be mlp, resnet18, resnet34 or vit_small"),
         ("data=svhn", "data.name='svhn': must be digits, fashion_mnist, mnist or cifar10"),
         ("verbose=true", "verbose=True: must be 0, 1 or 2"),
@@ -264,10 +264,10 @@ def test_study_keys_that_do_not_fit_the_data_exit_2_naming_key_and_data(
         (["data.n_train=100", "data.n_labeled=100"], "must be less than data.n_train=100"),
         (["distillation.teacher_predictions=oof"], "must be in_sample or cross_fit"),
         (["distillation.dropout_rate=1"], "must be null or a number in [0, 1)"),
-        (["training.early_stopping_patience=0"], "must be null or an int >= 1"),
+        (["training.early_stopping_patience=0"], "must be null or an int from 1 to 100000"),
         (["generations.final_generation=first"], "must be last, best or ensemble"),
         (["generations.plateau_threshold=-1"], "The 'tol' parameter"),
-        (["distillation.cv=1"], "distillation.cv=1: must be an int >= 2"),
+        (["distillation.cv=1"], "distillation.cv=1: must be an int from 2 to 100"),
     ],
 )
 def test_bad_study_values_exit_2_before_any_data_is_loaded(tmp_path, overrides, message):
@@ -429,7 +429,10 @@ def test_data_augmentation_takes_true_for_randaugment_and_false_for_none(
     [
         ("training.scheduler=step", "training.scheduler='step' (training.lr_schedule): must be"),
         ("training.learning_rate=0", "training.learning_rate=0 (training.lr): must be a number"),
-        ("data.batch_size=0", "data.batch_size=0 (training.batch_size): must be an int >= 1"),
+        (
+            "data.batch_size=0",
+            "data.batch_size=0 (training.batch_size): must be an int from 1 to 1000000",
+        ),
     ],
 )
 def test_a_bad_value_under_a_seed_name_is_reported_under_that_name(tmp_path, override, message):

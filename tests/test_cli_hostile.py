@@ -183,6 +183,146 @@ def test_the_crashed_run_continues_from_its_checkpoint(crashed_run, tmp_path):
     assert "Generation 1: continuing after epoch 1 of 2" in done.stdout
 
 
+# -- 5. a YAML alias bomb ------------------------------------------------------------------
+
+_ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9)
+)
+
+
+def _bomb_in_the_recorded_configuration(run):
+    path = run / "generation_0.json"
+    metrics = json.loads(path.read_text())
+    metrics["config"] = _ALIAS_BOMB + metrics["config"].replace("lr: 0.05", "lr: 0.06")
+    path.write_text(json.dumps(metrics))
+    _reseal(run, 0)
+    config = run / "config.yaml"  # the run's configuration now differs from generation 0's
+    config.write_text(config.read_text().replace("lr: 0.05", "lr: 0.07"))
+
+
+def _bomb_in_config_yaml(run):
+    config = run / "config.yaml"
+    config.write_text(_ALIAS_BOMB.replace("a:", "training:\n  x:", 1) + config.read_text())
+
+
+@pytest.mark.parametrize(
+    "plant", [_bomb_in_the_recorded_configuration, _bomb_in_config_yaml], ids=["json", "yaml"]
+)
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_yaml_alias_bomb_is_refused_at_once_with_a_short_message(run, tmp_path, plant, command):
+    plant(run)
+    argv = ["evaluate", run] if command == "evaluate" else ["train", "--resume", run]
+    done, seconds = _cli(*argv, cwd=tmp_path, memory=MEMORY_CAP, timeout=60)
+    _one_message(done, 2)
+    assert "alias" in done.stderr
+    assert seconds < 30
+
+
+def test_a_yaml_alias_bomb_in_a_config_file_is_refused(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_ALIAS_BOMB.replace("a:", "training:\n  x:", 1))
+    done, _ = _cli(
+        "train",
+        "--config",
+        path,
+        "--runs-dir",
+        tmp_path / "runs",
+        cwd=tmp_path,
+        memory=MEMORY_CAP,
+        timeout=60,
+    )
+    _one_message(done, 2)
+    assert str(path) in done.stderr and "alias" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# -- 7. a lost marker never deletes later generations -------------------------------------
+
+
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_lost_marker_of_generation_0_deletes_nothing_and_names_the_file(run, tmp_path, command):
+    (run / "generation_0.done").unlink()
+    before = _tree(run)
+    argv = ["evaluate", run] if command == "evaluate" else ["train", "--resume", run]
+    done, _ = _cli(*argv, cwd=tmp_path)
+    _one_message(done, 2)
+    assert f"{run / 'generation_0.done'} is missing" in done.stderr
+    assert "generation_1.done" in done.stderr
+    after = _tree(run)
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
+# -- 8. malformed overrides ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("override", ["training.lr=[1,", "training.epochs={", "seed=*x"])
+def test_a_malformed_override_is_named_with_what_is_wrong(tmp_path, override):
+    done, _ = _cli("train", override, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+    _one_message(done, 2)
+    assert f"cannot read the override {override!r}" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# -- 9. values out of range ----------------------------------------------------------------
+
+
+def test_values_out_of_range_are_refused_before_any_folder_is_made(tmp_path):
+    done, _ = _cli(
+        "train",
+        "training.lr=1e308",
+        "training.epochs=100000000000",
+        f"generations.max_generations={10**30}",
+        "--runs-dir",
+        tmp_path / "runs",
+        cwd=tmp_path,
+    )
+    _one_message(done, 2)
+    assert "training.lr=1e+308: must be a number in (0, 100]" in done.stderr
+    assert "training.epochs=100000000000: must be an int from 1 to 100000" in done.stderr
+    assert (
+        "generations.max_generations=1000000000000000000000000000000: must be an int "
+        "from 1 to 1000" in done.stderr
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_states_the_limits():
+    done = subprocess.run([*COMMAND, "train", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    help_text = re.sub(r"\s+", " ", done.stdout)
+    assert "training.lr a number in (0, 100]" in help_text
+    assert "training.epochs an int from 1 to 100000" in help_text
+    assert "generations.max_generations an int from 1 to 1000" in help_text
+    assert "refused before any run folder is made" in help_text
+
+
+# -- 10. long paths ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "path"),
+    [
+        ("runs-dir", "n" * 300),
+        ("runs-dir", "/".join(["d" * 200] * 25)),
+        ("resume", "n" * 300),
+        ("resume", "/".join(["d" * 200] * 25)),
+        ("evaluate", "n" * 300),
+        ("evaluate-plot", "n" * 300 + ".png"),
+    ],
+    ids=["runs-dir-name", "runs-dir-path", "resume-name", "resume-path", "evaluate", "plot"],
+)
+def test_a_path_too_long_is_named_without_a_traceback(run, tmp_path, command, path):
+    argv = {
+        "runs-dir": ["train", *TINY, "--runs-dir", path],
+        "resume": ["train", "--resume", path],
+        "evaluate": ["evaluate", path],
+        "evaluate-plot": ["evaluate", run, "--plot", path],
+    }[command]
+    done, _ = _cli(*argv, cwd=tmp_path)
+    _one_message(done, 2)
+    assert "too long" in done.stderr
+
+
 # -- 11. no network ------------------------------------------------------------------------
 
 

@@ -12,10 +12,12 @@ a message on stderr), 1 when the data or a package is missing, 130 on Ctrl-C.
 """
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 
-from ._errors import ConfigError, DataUnavailableError
+from ._errors import ConfigError, DataUnavailableError, shorten
 from ._lineage import CONFIG, Lineage, LineageError
 
 __all__ = ["main"]
@@ -40,6 +42,7 @@ def _parser():
         epilog=(
             "configuration keys (model=X and data=X set model.name and data.name):\n"
             + describe_keys()
+            + "\n\nA value outside these ranges is refused before any run folder is made."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -83,9 +86,36 @@ def _parser():
     return parser
 
 
+def _check_path(option, path, *, must_exist=False):
+    """Refuse, with a message, a path the file system cannot even look up (too long)."""
+    if path is None:
+        return
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(
+                f"{option} {shorten(path)}: there is no such file or folder."
+            ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ConfigError(
+                f"{option} {shorten(path)}: the path is too long for this file system "
+                f"({len(os.fsencode(path))} bytes; a name may have up to 255 bytes, a path "
+                f"about 4096). Use a shorter path."
+            ) from None
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP, errno.EACCES):
+            raise ConfigError(
+                f"{option} {shorten(path)}: cannot look it up ({exc.strerror or exc})."
+            ) from None
+
+
 def _train_command(args):
     from ._config import load_config, to_yaml
 
+    _check_path("--config", args.config)
+    _check_path("--runs-dir", args.runs_dir)
+    _check_path("--resume", args.resume)
     if args.resume is None:
         config = load_config(args.config, args.overrides)
     else:
@@ -122,6 +152,9 @@ def _train_command(args):
 def _evaluate_command(args):
     from ._evaluate import evaluate
 
+    for path in args.runs:
+        _check_path("RUN_DIR", path)
+    _check_path("--plot", args.plot)
     evaluate(args.runs, plot=args.plot, device=args.device)
     return 0
 
@@ -151,6 +184,10 @@ def main(argv=None):
         return 2
     except (DataUnavailableError, ImportError) as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # what the file system refuses where no check names it first
+        where = f" ({shorten(exc.filename)})" if exc.filename else ""
+        print(f"{_PROG}: error: {exc.strerror or shorten(exc)}{where}.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

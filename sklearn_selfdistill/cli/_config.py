@@ -13,7 +13,6 @@ checked by the library's own parameter validation.
 
 import difflib
 import io
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ._errors import ConfigError
+from ._errors import ConfigError, shorten
 
 __all__ = [
     "ALIASES",
@@ -84,6 +83,22 @@ def _int_at_least(low, parameter=None):
     return _Key(lambda v: _is_int(v) and v >= low, f"an int >= {low}", parameter)
 
 
+def _int_from(low, high, parameter=None):
+    """An int in ``[low, high]``: larger ones pass every type check and then crash or run
+    for ever (a float overflow, a seed numpy refuses, 10**11 epochs)."""
+    return _Key(
+        lambda v: _is_int(v) and low <= v <= high, f"an int from {low} to {high}", parameter
+    )
+
+
+def _number_in(low, high, allowed, parameter=None, low_open=False):
+    def accepts(v):
+        above = v > low if low_open else v >= low
+        return _is_number(v) and above and v <= high
+
+    return _Key(accepts, allowed, parameter)
+
+
 _BOOLEAN = _Key(lambda v: isinstance(v, bool), "true or false")
 
 
@@ -105,21 +120,25 @@ SCHEMA = {
     "data.augmentation": _Key(
         lambda v: v is None or v == "randaugment", "null, randaugment, true or false"
     ),
-    "training.epochs": _int_at_least(1),
-    "training.batch_size": _int_at_least(1),
+    "training.epochs": _int_from(1, 100_000),
+    "training.batch_size": _int_from(1, 1_000_000),
     "training.optimizer": _choice("sgd", "adam", "adamw"),
-    "training.lr": _Key(lambda v: _is_number(v) and 0 < v < math.inf, "a number > 0"),
+    "training.lr": _number_in(0, 100, "a number in (0, 100]", low_open=True),
     "training.momentum": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "training.weight_decay": _Key(lambda v: _is_number(v) and 0 <= v < math.inf, "a number >= 0"),
+    "training.weight_decay": _number_in(0, 1, "a number in [0, 1]"),
     "training.lr_schedule": _choice("constant", "cosine"),
-    "training.early_stopping_patience": _optional(lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "training.early_stopping_patience": _optional(
+        lambda v: _is_int(v) and 1 <= v <= 100_000, "an int from 1 to 100000"
+    ),
     "training.verbose": _BOOLEAN,
     "distillation.alpha": _Key(_is_number, "a number in [0, 1]", "alpha"),
-    "distillation.temperature": _Key(_is_number, "a number > 0", "temperature"),
+    "distillation.temperature": _Key(
+        lambda v: _is_number(v) and v <= 1000, "a number in (0, 1000]", "temperature"
+    ),
     "distillation.teacher_predictions": _Key(
         lambda v: v in ("in_sample", "cross_fit"), "in_sample or cross_fit", "teacher_predictions"
     ),
-    "distillation.cv": _int_at_least(2, "cv"),
+    "distillation.cv": _int_from(2, 100, "cv"),
     "distillation.noisy_student": _BOOLEAN,
     "distillation.dropout_rate": _optional(
         lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"
@@ -127,9 +146,11 @@ SCHEMA = {
     "distillation.ema_decay": _Key(
         lambda v: v is None or _is_number(v), "null (off) or a number in [0, 1)"
     ),
-    "generations.max_generations": _int_at_least(1, "n_generations"),
+    "generations.max_generations": _int_from(1, 1000, "n_generations"),
     "generations.plateau_patience": _Key(
-        lambda v: v is None or _is_int(v), "null (off) or an int >= 1", "n_iter_no_change"
+        lambda v: v is None or (_is_int(v) and v <= 1000),
+        "null (off) or an int from 1 to 1000",
+        "n_iter_no_change",
     ),
     "generations.plateau_threshold": _Key(_is_number, "a number >= 0", "tol"),
     "generations.validation_fraction": _Key(
@@ -143,7 +164,7 @@ SCHEMA = {
         lambda v: v is None or (_is_int(v) and 1 <= v <= _CPUS),
         f"null or an int from 1 to {_CPUS} (the CPUs of this machine)",
     ),
-    "seed": _int_at_least(0, "random_state"),
+    "seed": _int_from(0, 2**32 - 1, "random_state"),
     "verbose": _choice(0, 1, 2),
 }
 
@@ -221,7 +242,7 @@ def _normalize(flat, source, written=None):
     written = {} if written is None else written
     for key, value in flat.items():
         if key in IGNORED:
-            _note(f"{source}: {key}={value!r} is ignored: {IGNORED[key]}.")
+            _note(f"{source}: {key}={shorten(repr(value))} is ignored: {IGNORED[key]}.")
             continue
         if key in _GROUPS:
             key = f"{key}.name"
@@ -233,10 +254,10 @@ def _normalize(flat, source, written=None):
             if key in sections:
                 reason = f"{key!r} is a section; set one of its keys ({key}.<key>=value)"
             else:
-                close = difflib.get_close_matches(key, SCHEMA, n=1)
+                close = difflib.get_close_matches(key[:100], SCHEMA, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                reason = f"unknown config key {key!r}{hint}"
-            raise ConfigError(f"{source}: {reason}. Valid keys:\n{describe_keys()}")
+                reason = f"unknown config key {shorten(repr(key))}{hint}"
+            raise ConfigError(f"{shorten(source)}: {reason}. Valid keys:\n{describe_keys()}")
         normalized[key] = value
         written[key] = name
     return normalized
@@ -265,11 +286,31 @@ def _read(container, source):
     return plain
 
 
-def _load_file(path, source, written=None):
+def _bounded_yaml(text, source):
+    """``text``, refused where it is too long or its aliases expand too far."""
+    from ._lineage import LineageError
+    from ._untrusted import check_yaml
+
     try:
-        loaded = OmegaConf.load(path)
-    except (OSError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the config file {source}: {exc}") from None
+        return check_yaml(text, source)
+    except LineageError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _load_file(path, source, written=None):
+    from ._untrusted import MAX_YAML_BYTES
+
+    try:
+        if hasattr(path, "read"):
+            text = path.read(MAX_YAML_BYTES + 1)
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read(MAX_YAML_BYTES + 1)
+        loaded = OmegaConf.load(io.StringIO(_bounded_yaml(text, source)))
+    except (OSError, OmegaConfBaseException, ValueError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(
+            f"cannot read the config file {shorten(source)}: {shorten(exc, 300)}"
+        ) from None
     content = _read(loaded, source)
     if not isinstance(content, dict):
         raise ConfigError(f"the config file {source} must hold a mapping of keys to values.")
@@ -279,18 +320,27 @@ def _load_file(path, source, written=None):
 def _parse_overrides(overrides, written=None):
     values = {}
     for override in overrides:
-        key, sep, _ = override.partition("=")
+        key, sep, value = override.partition("=")
+        quoted = shorten(repr(override))
         if not sep or not key:
             raise ConfigError(
-                f"cannot read the override {override!r}: overrides are key=value, e.g. "
+                f"cannot read the override {quoted}: overrides are key=value, e.g. "
                 f"training.epochs=10. Valid keys:\n{describe_keys()}"
             )
         try:
+            _bounded_yaml(value, f"the override {quoted}")
             parsed = OmegaConf.from_dotlist([override])
-        except OmegaConfBaseException as exc:
-            raise ConfigError(f"cannot read the override {override!r}: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"cannot read the override {quoted}: {exc}") from None
+        except (OmegaConfBaseException, yaml.YAMLError, ValueError, RecursionError) as exc:
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"cannot read the override {quoted}: its value is not valid YAML "
+                f"({shorten(problem, 120)}). Write a number, true, false, null, a word, or "
+                f"text in quotes ('{shorten(key, 60)}=\"...\"')."
+            ) from None
         values.update(
-            _normalize(_flatten(_read(parsed, override)), f"the override {override!r}", written)
+            _normalize(_flatten(_read(parsed, override)), f"the override {quoted}", written)
         )
     return values
 
@@ -300,7 +350,7 @@ def _check_values(flat, written=None):
 
     def named(key):  # a key set under a seed name is reported under that name
         name = written.get(key, key)
-        return f"{name}={flat[key]!r}" + ("" if name == key else f" ({key})")
+        return f"{name}={shorten(repr(flat[key]), 80)}" + ("" if name == key else f" ({key})")
 
     errors = [
         f"{named(key)}: must be {spec.allowed}"

@@ -14,7 +14,9 @@ from numbers import Integral, Real
 import yaml
 
 from ._config import RESUMABLE_KEYS, flat_config
+from ._errors import shorten
 from ._lineage import BindingMismatch, LineageError
+from ._untrusted import check_yaml
 
 __all__ = ["binding", "finished", "metrics"]
 
@@ -25,19 +27,32 @@ def binding(config):
     return hashlib.sha256(json.dumps(bound, sort_keys=True).encode()).hexdigest()
 
 
-def _differences(trained_yaml, config):
+# The most differences a message lists, each value quoted up to this many characters.
+_MAX_DIFFERENCES = 5
+_MAX_QUOTE = 60
+
+
+def _differences(trained_yaml, config, source):
+    """The keys whose values differ, as text; a reason why not, where it cannot be read."""
     try:
-        trained = yaml.safe_load(trained_yaml)
+        trained = yaml.safe_load(check_yaml(trained_yaml, source))
         then = flat_config(trained)
-    except (yaml.YAMLError, AttributeError, TypeError):
-        return None
+    except LineageError as exc:
+        return None, str(exc)
+    except (yaml.YAMLError, AttributeError, TypeError, RecursionError):
+        return None, None
     now = flat_config(config)
     keys = sorted((set(then) | set(now)) - set(RESUMABLE_KEYS))
-    return [
-        f"{key}: {then.get(key, '(absent)')!r} then, {now.get(key, '(absent)')!r} now"
+    differences = [
+        f"{key}: {shorten(repr(then.get(key, '(absent)')), _MAX_QUOTE)} then, "
+        f"{shorten(repr(now.get(key, '(absent)')), _MAX_QUOTE)} now"
         for key in keys
         if then.get(key, "(absent)") != now.get(key, "(absent)")
     ]
+    if len(differences) > _MAX_DIFFERENCES:
+        more = len(differences) - _MAX_DIFFERENCES
+        differences = [*differences[:_MAX_DIFFERENCES], f"and {more} more"]
+    return differences, None
 
 
 def finished(lineage, config):
@@ -46,12 +61,15 @@ def finished(lineage, config):
         return lineage.finished(binding(config))
     except BindingMismatch as exc:
         trained = metrics(lineage, exc.generation)["config"]
-        differences = _differences(trained, config)
+        source = f"the config of {lineage.path / f'generation_{exc.generation}.json'}"
+        differences, unreadable = _differences(trained, config, source)
         what = (
             "; ".join(differences)
             if differences
             else "the configuration its generations were trained with"
         )
+        if unreadable:
+            what += f"; {unreadable}"
         raise LineageError(
             f"{lineage.path / 'config.yaml'} was changed after generation {exc.generation} "
             f"was trained ({what}). A lineage continues only with the configuration it was "
