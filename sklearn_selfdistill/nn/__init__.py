@@ -15,7 +15,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a torch-free envir
     ) from exc
 
 from .augment import BatchRandAugment, RandAugmentNoise
-from .callbacks import AugmentedTeacher, EMATeacher
+from .callbacks import AugmentedTeacher, EMATeacher, EpochProgress
 from .losses import DistillationLoss
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "BatchRandAugment",
     "DistillationLoss",
     "EMATeacher",
+    "EpochProgress",
     "RandAugmentNoise",
 ]

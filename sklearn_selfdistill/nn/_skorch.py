@@ -33,7 +33,7 @@ from . import _outputs
 from ._fast import TensorBatchNetClassifier, as_user_class, library_class
 from ._sample_weights import weights_that_matter
 from ._soft_target_net import SoftTargetNetClassifier, pack_targets
-from .callbacks import AugmentedTeacher
+from .callbacks import AugmentedTeacher, EpochProgress
 from .losses import UNLABELED, DistillationLoss
 
 
@@ -62,6 +62,14 @@ def start_from_teacher(net, teacher):
         net.initialize()
         net.module_.load_state_dict(teacher.module_.state_dict())
     return net
+
+
+def label_progress(net, generation):
+    """Label the net's :class:`EpochProgress` bars with the generation about to be fit."""
+    for callback in net.callbacks or ():
+        callback = callback[1] if isinstance(callback, tuple) else callback
+        if isinstance(callback, EpochProgress):
+            callback.label = f"generation {generation}"
 
 
 class _NetTargets:
@@ -239,6 +247,7 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
         )
 
     def announce(self, estimator, generation, alpha, temperature):
+        label_progress(estimator, generation)
         if estimator.verbose:
             print(_outputs.generation_header(generation, alpha, temperature), flush=True)
 

@@ -27,7 +27,7 @@ from .._students import RegressorStudent, StudentView
 from . import _outputs, _skorch
 from ._fast import as_user_class, library_class
 from ._sample_weights import SampleWeightNetRegressor, takes_reduction, weights_that_matter
-from ._skorch import _check_module_is_a_class
+from ._skorch import _check_module_is_a_class, label_progress
 
 
 class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
@@ -126,6 +126,7 @@ class SkorchRegressorStudent(_skorch.NetStudent, RegressorStudent):
         return as_user_class(net, type(estimator))
 
     def announce(self, estimator, generation, alpha, temperature):
+        label_progress(estimator, generation)
         if estimator.verbose:
             criterion = estimator.criterion
             name = getattr(criterion, "__name__", type(criterion).__name__)

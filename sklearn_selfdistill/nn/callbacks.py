@@ -1,5 +1,7 @@
 """skorch callbacks for self-distillation."""
 
+import sys
+import time
 from numbers import Real
 
 import torch
@@ -7,7 +9,7 @@ from skorch.callbacks import Callback
 from skorch.exceptions import NotInitializedError
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-__all__ = ["AugmentedTeacher", "EMATeacher"]
+__all__ = ["AugmentedTeacher", "EMATeacher", "EpochProgress"]
 
 
 class EMATeacher(Callback):
@@ -182,3 +184,112 @@ class AugmentedTeacher(Callback):
     >>> SelfDistillationClassifier(net, n_generations=2).fit(X, y).n_generations_
     2
     """
+
+
+class EpochProgress(Callback):
+    """Progress of a long fit, one update per epoch: epochs, images/s, time left.
+
+    On a terminal it redraws one line, a bar of the epochs done; elsewhere (a log file,
+    a pipe, CI) it prints one line per epoch, so that a log shows what a terminal
+    showed. Each line gives the epoch, the training images per second of the fit so
+    far, the time left at that pace (an upper bound under early stopping), and the
+    last train loss and held-out accuracy where the net records them.
+
+    Within :class:`~sklearn_selfdistill.SelfDistillationClassifier` every generation
+    gets its own bar, labelled with its number (``label`` is set before each
+    generation's fit).
+
+    Parameters
+    ----------
+    mode : {"auto", "bar", "lines"}, default="auto"
+        ``"auto"``: a bar when ``sys.stdout`` is a terminal, lines otherwise.
+    label : str, default="fit"
+        What the progress is of, at the start of each line.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sklearn_selfdistill.nn import EpochProgress
+    >>> X = np.random.RandomState(0).rand(64, 4).astype(np.float32)
+    >>> y = (X[:, 0] > 0.5).astype(np.int64)
+    >>> net = NeuralNetClassifier(torch.nn.Sequential(torch.nn.Linear(4, 2),
+    ...                           torch.nn.Softmax(dim=-1)), max_epochs=3, verbose=0,
+    ...                           train_split=None, callbacks=[EpochProgress(mode="lines")])
+    >>> _ = net.fit(X, y)  # doctest: +ELLIPSIS
+    fit: epoch 1/3, ... images/s, ... left, train_loss ...
+    fit: epoch 2/3, ... images/s, ... left, train_loss ...
+    fit: epoch 3/3, ... images/s, 0 s left, train_loss ...
+    """
+
+    _BAR_WIDTH = 20
+
+    def __init__(self, mode="auto", label="fit"):
+        self.mode = mode
+        self.label = label
+
+    def initialize(self):
+        if self.mode not in ("auto", "bar", "lines"):
+            raise ValueError(
+                f"EpochProgress(mode={self.mode!r}): mode must be 'auto' (a bar on a "
+                f"terminal, a line per epoch otherwise), 'bar' or 'lines'."
+            )
+        return self
+
+    def _out(self):
+        return sys.stdout
+
+    def _bar(self):
+        if self.mode != "auto":
+            return self.mode == "bar"
+        isatty = getattr(self._out(), "isatty", None)
+        return bool(isatty and isatty())
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.perf_counter()
+        self.images_ = 0
+        self.first_epoch_ = len(net.history)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training and batch is not None:
+            self.images_ += len(batch[0])
+
+    def on_epoch_end(self, net, **kwargs):
+        done = len(net.history) - self.first_epoch_
+        total = net.max_epochs
+        elapsed = time.perf_counter() - self.start_
+        rate = self.images_ / elapsed if elapsed > 0 else 0.0
+        left = elapsed / done * (total - done) if done else 0.0
+        row = net.history[-1]
+        extras = [f"{key} {row[key]:.4f}" for key in ("train_loss", "valid_acc") if key in row]
+        parts = [f"{self.label}: epoch {done}/{total}", f"{rate:.0f} images/s"]
+        parts.append(f"{_duration(left)} left")
+        out = self._out()
+        if self._bar():
+            filled = round(self._BAR_WIDTH * done / total) if total else self._BAR_WIDTH
+            bar = "#" * filled + "-" * (self._BAR_WIDTH - filled)
+            text = f"\r{self.label}: [{bar}] epoch {done}/{total}, " + ", ".join(
+                parts[1:] + extras
+            )
+            out.write(text.ljust(getattr(self, "width_", 0)))
+            self.width_ = len(text)
+        else:
+            out.write(", ".join(parts + extras) + "\n")
+        out.flush()
+
+    def on_train_end(self, net, **kwargs):
+        if self._bar() and hasattr(self, "width_"):
+            self._out().write("\n")
+            self._out().flush()
+            del self.width_
+
+
+def _duration(seconds):
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}:{seconds:02d} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d} h"
