@@ -25,7 +25,7 @@ from sklearn_selfdistill.cli._build import build_classifier, build_net, training
 from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config, to_yaml
 from sklearn_selfdistill.cli._lineage import Lineage, LineageError, atomic_write
 from sklearn_selfdistill.datasets import load_digits
-from sklearn_selfdistill.nn import RandAugmentNoise
+from sklearn_selfdistill.nn import BatchRandAugment
 from sklearn_selfdistill.nn.models import MLP
 
 # Small enough for a few seconds per run; one torch thread is the fastest for this net.
@@ -292,7 +292,7 @@ def test_a_yaml_file_in_the_seed_projects_layout_loads_with_its_names(tmp_path):
     X = np.zeros((4, 3, 32, 32), dtype=np.float32)
     net = build_net(config, X, 10)
     assert net.batch_size == 256 and net.module__stochastic_depth == 0.3
-    assert any(isinstance(callback, RandAugmentNoise) for callback in net.callbacks)
+    assert any(isinstance(callback, BatchRandAugment) for callback in net.callbacks)
     clf = build_classifier(config, net)
     assert (clf.tol, clf.n_iter_no_change, clf.early_stopping) == (0.01, 2, True)
     assert (clf.alpha, clf.temperature, clf.n_generations) == (0.5, 2.0, 4)
@@ -388,7 +388,7 @@ def test_the_seed_projects_configuration_file_loads_whole_with_config(
     config = load_config(SEED_FILES / name)
     net = build_net(config, np.zeros((4, 3, 32, 32), dtype=np.float32), 10)
     assert net.batch_size == 128 and net.module__stochastic_depth == 0.1
-    assert sum(isinstance(c, RandAugmentNoise) for c in net.callbacks) == 1
+    assert sum(isinstance(c, BatchRandAugment) for c in net.callbacks) == 1
     clf = build_classifier(config, net)
     assert (clf.n_generations, clf.tol, clf.n_iter_no_change) == (5, 0.001, 3)
     assert (clf.alpha, clf.temperature, clf.early_stopping) == (0.7, 4.0, True)
@@ -421,7 +421,7 @@ def test_data_augmentation_takes_true_for_randaugment_and_false_for_none(
     path.write_text(f"model: resnet18\ndata:\n  augmentation: {value}\n")
     assert yaml.safe_load(to_yaml(load_config(path)))["data"]["augmentation"] == expected
     net = build_net(config, np.zeros((4, 3, 32, 32), dtype=np.float32), 10)
-    assert any(isinstance(c, RandAugmentNoise) for c in net.callbacks) == (expected is not None)
+    assert any(isinstance(c, BatchRandAugment) for c in net.callbacks) == (expected is not None)
 
 
 @pytest.mark.parametrize(

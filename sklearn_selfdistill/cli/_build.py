@@ -12,18 +12,42 @@ from skorch.dataset import ValidSplit
 
 from .. import datasets
 from .._classifier import SelfDistillationClassifier
-from ..nn import EMATeacher, RandAugmentNoise
-from ..nn.models import MLP, ResNet18, ResNet34, ViTSmall
+from ..nn import BatchRandAugment, EMATeacher, EpochProgress
+from ..nn.models import MLP, ResNet18, ResNet34, SmallResNet, ViTSmall
 from ._errors import ConfigError, DataUnavailableError
 from ._lineage import LineageError
 
-__all__ = ["build_classifier", "build_net", "load_split", "restore_net", "training_rows"]
+__all__ = [
+    "build_classifier",
+    "build_net",
+    "load_split",
+    "pseudo_label_settings",
+    "restore_net",
+    "training_rows",
+]
 
-MODULES = {"mlp": MLP, "resnet18": ResNet18, "resnet34": ResNet34, "vit_small": ViTSmall}
+MODULES = {
+    "mlp": MLP,
+    "small_resnet": SmallResNet,
+    "resnet18": ResNet18,
+    "resnet34": ResNet34,
+    "vit_small": ViTSmall,
+}
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 # Noisy Student's model noise (dropout or stochastic depth), light enough for small nets
 # and short runs.
 _NOISE = 0.1
+# Noisy Student's data step, with distillation.noisy_student and the keys left null.
+_NOISY_STUDENT_PSEUDO_LABELS = {
+    "pseudo_labels": "hard",
+    "pseudo_label_threshold": 0.7,
+    "balance_pseudo_labels": True,
+}
+_PLAIN_PSEUDO_LABELS = {
+    "pseudo_labels": "soft",
+    "pseudo_label_threshold": None,
+    "balance_pseudo_labels": False,
+}
 #: The label of an unlabelled training row (``data.n_labeled``).
 UNLABELED = -1
 # The held-out share of each generation's rows under training.early_stopping_patience.
@@ -97,6 +121,8 @@ def _module_parameters(config, X, n_classes):
             patch_size=_VIT_PATCH_SIZE,
             dropout=noise,
         )
+    elif name == "small_resnet":
+        params.update(in_channels=X.shape[1], stochastic_depth=noise, dropout=noise)
     else:
         params.update(in_channels=X.shape[1], stochastic_depth=noise)
     return {f"module__{key}": value for key, value in params.items()}
@@ -110,7 +136,9 @@ def build_net(config, X, n_classes):
     callbacks = []
     images = config.model.name != "mlp"
     if images and (config.distillation.noisy_student or config.data.augmentation):
-        callbacks.append(RandAugmentNoise())
+        callbacks.append(BatchRandAugment())
+    if config.verbose >= 1 and training.progress != "off":
+        callbacks.append(EpochProgress(mode=training.progress))
     if config.distillation.ema_decay is not None:
         callbacks.append(EMATeacher(decay=config.distillation.ema_decay))
     if training.lr_schedule == "cosine":
@@ -163,11 +191,24 @@ def build_classifier(config, net):
         tol=generations.plateau_threshold,
         final_generation=generations.final_generation,
         unlabeled=None if config.data.n_labeled is None else UNLABELED,
+        **pseudo_label_settings(config),
         validation_fraction=generations.validation_fraction,
         random_state=config.seed,
         verbose=int(config.verbose >= 1),
         **plateau,
     )
+
+
+def pseudo_label_settings(config):
+    """How unlabelled rows are learnt: the keys set, the rest from ``noisy_student``."""
+    if config.data.n_labeled is None:
+        return {}
+    distillation = config.distillation
+    defaults = _NOISY_STUDENT_PSEUDO_LABELS if distillation.noisy_student else _PLAIN_PSEUDO_LABELS
+    return {
+        key: default if getattr(distillation, key) is None else getattr(distillation, key)
+        for key, default in defaults.items()
+    }
 
 
 def restore_net(net, n_classes, weights_path):

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 _CPUS = os.cpu_count() or 1
-MODELS = ("mlp", "resnet18", "resnet34", "vit_small")
+MODELS = ("mlp", "small_resnet", "resnet18", "resnet34", "vit_small")
 DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10")
 # Sections whose ``name`` can be set as ``section=value``, as Hydra selects a config group.
 _GROUPS = ("model", "data")
@@ -48,6 +48,7 @@ RESUMABLE_KEYS = (
     "threads",
     "verbose",
     "training.verbose",
+    "training.progress",
     "data.data_home",
     "data.download",
 )
@@ -131,6 +132,7 @@ SCHEMA = {
         lambda v: _is_int(v) and 1 <= v <= 100_000, "an int from 1 to 100000"
     ),
     "training.verbose": _BOOLEAN,
+    "training.progress": _choice("auto", "bar", "lines", "off"),  # true, false: auto, off
     "distillation.alpha": _Key(_is_number, "a number in [0, 1]", "alpha"),
     "distillation.temperature": _Key(
         lambda v: _is_number(v) and v <= 1000, "a number in (0, 1000]", "temperature"
@@ -143,6 +145,11 @@ SCHEMA = {
     "distillation.dropout_rate": _optional(
         lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"
     ),
+    "distillation.pseudo_labels": _choice(None, "soft", "hard"),
+    "distillation.pseudo_label_threshold": _optional(
+        lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"
+    ),
+    "distillation.balance_pseudo_labels": _choice(None, True, False),
     "distillation.ema_decay": _Key(
         lambda v: v is None or _is_number(v), "null (off) or a number in [0, 1)"
     ),
@@ -177,7 +184,11 @@ ALIASES = {
 }
 
 #: Keys whose true and false (the seed's values) stand for one of their values here.
-_BOOLEAN_CHOICES = {"data.augmentation": {True: "randaugment", False: None}}
+_BOOLEAN_CHOICES = {
+    "data.augmentation": {True: "randaugment", False: None},
+    # YAML reads a bare off as false, on as true.
+    "training.progress": {True: "auto", False: "off"},
+}
 
 #: Keys of the seed project's configuration that mean nothing here: accepted, not used,
 #: and a note says why. Any other key that is not in the schema is an error.
