@@ -557,6 +557,7 @@ def test_train_prints_a_table_and_writes_every_generation(run_dir):
         ".lock",
         "config.yaml",
         *(f"generation_{g}.{kind}" for g in (0, 1) for kind in ("done", "json", "pt")),
+        "processes.json",
     ]
     saved = load_config(base=(path / "config.yaml").read_text())
     assert saved.training.epochs == 2 and saved.generations.max_generations == 2
@@ -573,6 +574,7 @@ def test_train_prints_a_table_and_writes_every_generation(run_dir):
             "torch",
             "skorch",
             "scikit-learn",
+            "numpy",
             "python",
         }
         marker = json.loads((path / f"generation_{generation}.done").read_text())
@@ -650,11 +652,11 @@ def test_resume_refuses_to_change_what_the_finished_generations_are(run_dir):
 def test_ctrl_c_while_writing_a_generation_leaves_it_uncounted(tmp_path, monkeypatch):
     write_generation = Lineage.write_generation
 
-    def interrupted(self, generation, weights, metrics, binding=None):
+    def interrupted(self, generation, weights, metrics, binding=None, **kwargs):
         if generation == 1:
             atomic_write(self.weights_path(1), weights)  # weights written, no marker yet
             raise KeyboardInterrupt
-        write_generation(self, generation, weights, metrics, binding)
+        write_generation(self, generation, weights, metrics, binding, **kwargs)
 
     monkeypatch.setattr(Lineage, "write_generation", interrupted)
     status, out, err = _run_main("train", *TINY, "--runs-dir", str(tmp_path))
@@ -718,10 +720,10 @@ def _checkpoint_left_by_a_crash(tmp_path, monkeypatch, settings):
     """A run whose process died after generation 1's last epoch, before it was written."""
     write_generation = Lineage.write_generation
 
-    def dies_at_generation_1(self, generation, weights, metrics, binding=None):
+    def dies_at_generation_1(self, generation, weights, metrics, binding=None, **kwargs):
         if generation == 1:
             raise KeyboardInterrupt
-        write_generation(self, generation, weights, metrics, binding)
+        write_generation(self, generation, weights, metrics, binding, **kwargs)
 
     monkeypatch.setattr(Lineage, "write_generation", dies_at_generation_1)
     status, out, _ = _run_main("train", *settings, "--runs-dir", str(tmp_path))

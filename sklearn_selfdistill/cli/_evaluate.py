@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from . import _run
-from ._build import build_net, load_split, restore_net
+from ._build import build_net, load_split
 from ._config import load_config
-from ._errors import ConfigError
+from ._errors import ConfigError, shorten
 from ._lineage import CONFIG, Lineage, LineageError, atomic_write
 from ._train import accuracy
+from ._untrusted import restore_generation
 
 __all__ = ["PLOT_NAME", "evaluate", "require_matplotlib"]
 
@@ -73,7 +74,7 @@ def _evaluate_run(path, device):
         )
     net = build_net(config, X_test, classes.shape[0])
     probas = [
-        restore_net(net, classes.shape[0], lineage.weights_path(g)).predict_proba(X_test)
+        restore_generation(net, classes.shape[0], lineage.weights_path(g)).predict_proba(X_test)
         for g in finished
     ]
     return {
@@ -138,7 +139,12 @@ def _plot(results, names, path):
         displays.append(display)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    atomic_write(path, buffer.getvalue())
+    try:
+        atomic_write(path, buffer.getvalue())
+    except OSError as exc:
+        raise LineageError(
+            f"cannot write the plot {shorten(path)}: {exc.strerror or exc}."
+        ) from None
     return displays
 
 

@@ -7,14 +7,23 @@ the finished generations from disk into ``generations_`` and ``history_`` and fi
 next one, its teacher the last of them.
 
 Torch is seeded with ``seed + g`` just before generation ``g`` is built, so a run
-interrupted and resumed trains the same generations as one that never stopped.
+interrupted and resumed trains the same generations as one that never stopped. A
+cross-fit run writes, with each generation, the out-of-fold teacher outputs it was fit
+on (``generation_<g>.teacher.npy``): the meta-estimator's ``cross_fit_outputs_``, from
+which a resumed run refits the next generation's fold copies as an uninterrupted run
+does.
+
+Every process that trains in a run folder, the first and each one that resumes it,
+adds its versions to ``processes.json``; each generation's metrics hold the versions
+of the process that finished it.
 """
 
 import contextlib
 import io
+import math
 import platform
-import shutil
 import sys
+import time
 
 import numpy as np
 import sklearn
@@ -23,10 +32,11 @@ import torch
 
 from .. import __version__
 from . import _run
-from ._build import UNLABELED, build_classifier, build_net, load_split, restore_net, training_rows
-from ._checkpoint import EpochCheckpoint, partial_folder, supports_epoch_checkpoints
+from ._build import UNLABELED, build_classifier, build_net, load_split, training_rows
+from ._checkpoint import EpochCheckpoint, discard_partial, supports_epoch_checkpoints
 from ._config import to_yaml
 from ._lineage import Lineage, LineageError
+from ._untrusted import load_teacher_outputs, restore_generation
 
 __all__ = ["print_generations", "train"]
 
@@ -40,8 +50,27 @@ def versions():
         "torch": torch.__version__,
         "skorch": skorch.__version__,
         "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
         "python": platform.python_version(),
     }
+
+
+def _record_process(lineage, resumed, first_generation):
+    """Add this process and its versions to the run folder's ``processes.json``."""
+    try:
+        lineage.record_process(
+            {
+                "command": "train --resume" if resumed else "train",
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "first_generation": first_generation,
+                "versions": versions(),
+            }
+        )
+    except OSError as exc:
+        raise LineageError(
+            f"cannot write {lineage.path / 'processes.json'}: {exc.strerror or exc}; nothing "
+            f"was trained."
+        ) from None
 
 
 def accuracy(proba, classes, y):
@@ -55,7 +84,12 @@ def _generation_writer(lineage, config, classes, X_test, y_test, test_probas):
     Each generation's test probabilities go into ``test_probas`` (for the ensemble).
     """
 
-    def on_generation_end(generation, model, history_row):
+    def on_generation_end(generation, model, history_row, teacher_outputs=None):
+        teacher = None
+        if teacher_outputs is not None:
+            buffer = io.BytesIO()
+            np.save(buffer, teacher_outputs, allow_pickle=False)
+            teacher = buffer.getvalue()
         weights = io.BytesIO()
         torch.save(model.module_.state_dict(), weights)
         test_probas[generation] = model.predict_proba(X_test)
@@ -74,9 +108,9 @@ def _generation_writer(lineage, config, classes, X_test, y_test, test_probas):
             "config": to_yaml(config),
         }
         lineage.write_generation(
-            generation, weights.getvalue(), metrics, binding=_run.binding(config)
+            generation, weights.getvalue(), metrics, binding=_run.binding(config), teacher=teacher
         )
-        shutil.rmtree(partial_folder(lineage.path, generation), ignore_errors=True)
+        discard_partial(lineage.path, generation)
         torch.manual_seed(config.seed + generation + 1)
 
     return on_generation_end
@@ -128,30 +162,53 @@ def _validation_scores(rows):
     return None, None
 
 
+def _cross_fit_rows(config, y_train):
+    """The rows the meta-estimator trains on (and cross-fits): all but its validation rows."""
+    generations, labelled = config.generations, int(np.sum(y_train != UNLABELED))
+    if generations.plateau_patience is None and generations.final_generation != "best":
+        return y_train.shape[0]
+    # train_test_split's share: ceil(fraction * rows) of the labelled rows are held out.
+    return y_train.shape[0] - math.ceil(generations.validation_fraction * labelled)
+
+
+def _stopped(lineage, config):
+    """Which generations are saved, and the command that continues the run."""
+    try:
+        done = len(_run.finished(lineage, config))
+    except LineageError:
+        done = 0
+    saved = f"generations 0..{done - 1} are saved" if done else "no generation is saved"
+    return (
+        f"Stopped: {saved} in {lineage.path}; the run can be resumed with\n"
+        f"  sklearn-selfdistill train --resume {lineage.path}"
+    )
+
+
 def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_generation):
     """Fit the generations after the finished ones; ``write_generation`` writes each one."""
     finished = _run.finished(lineage, config)
     n_classes = np.unique(y_train[y_train != UNLABELED]).shape[0]
     clf = build_classifier(config, net).set_params(
-        warm_start=True, on_generation_end=write_generation
+        warm_start=True,
+        on_generation_end=lambda generation, model, row: write_generation(
+            generation, model, row, getattr(clf, "cross_fit_outputs_", None)
+        ),
     )
-    clf.generations_ = [restore_net(net, n_classes, lineage.weights_path(g)) for g in finished]
+    clf.generations_ = [
+        restore_generation(net, n_classes, lineage.weights_path(g)) for g in finished
+    ]
     clf.history_ = [_run.metrics(lineage, g)["history"] for g in finished]
+    if config.distillation.teacher_predictions == "cross_fit" and len(finished) > 1:
+        clf.cross_fit_outputs_ = load_teacher_outputs(
+            lineage, finished[-1], (_cross_fit_rows(config, y_train), n_classes)
+        )
     torch.manual_seed(config.seed + len(finished))
     try:
         clf.fit(X_train, y_train)
+    except LineageError as exc:  # a file that cannot be written: one message, the way on
+        raise LineageError(f"{exc}\n{_stopped(lineage, config)}") from None
     except BaseException:
-        try:
-            done = len(_run.finished(lineage, config))
-        except LineageError:
-            done = 0
-        saved = f"generations 0..{done - 1} are saved" if done else "no generation is saved"
-        print(
-            f"Stopped: {saved} in {lineage.path}; continue with\n"
-            f"  sklearn-selfdistill train --resume {lineage.path}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(_stopped(lineage, config), file=sys.stderr, flush=True)
         raise
     if len(_run.finished(lineage, config)) != clf.n_generations_:
         raise RuntimeError(
@@ -209,8 +266,9 @@ def _train(config, runs_dir, resume, stack):
         lineage.discard_unfinished()
         print(f"Run folder: {lineage.path} (resumed)", flush=True)
     finished = _run.finished(lineage, config)
+    _record_process(lineage, resume is not None, len(finished))
     for generation in finished:  # a checkpoint left by a crash just after the generation
-        shutil.rmtree(partial_folder(lineage.path, generation), ignore_errors=True)
+        discard_partial(lineage.path, generation)
     if supports_epoch_checkpoints(config):
         checkpoint = EpochCheckpoint(
             str(lineage.path), _run.binding(config), config.training.epochs
@@ -243,7 +301,7 @@ def _train(config, runs_dir, resume, stack):
     finished = _run.finished(lineage, config)
     for generation in finished:  # generations trained by an earlier process
         if generation not in test_probas:
-            restored = restore_net(net, classes.shape[0], lineage.weights_path(generation))
+            restored = restore_generation(net, classes.shape[0], lineage.weights_path(generation))
             test_probas[generation] = restored.predict_proba(X_test)
     ensemble = np.mean([test_probas[g] for g in finished], axis=0)
     print()
