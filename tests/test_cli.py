@@ -164,7 +164,10 @@ def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
         ("training.epochs=0", "training.epochs=0: must be an int from 1 to 100000"),
         ("training.epochs=abc", "training.epochs='abc': must be an int from 1 to 100000"),
         ("training.lr=-1", "training.lr=-1: must be a number in (0, 100]"),
-        ("model=resnet50", "model.name='resnet50': must be mlp, resnet18, resnet34 or vit_small"),
+        (
+            "model=resnet50",
+            "model.name='resnet50': must be mlp, small_resnet, resnet18, resnet34 or vit_small",
+        ),
         ("data=svhn", "data.name='svhn': must be digits, fashion_mnist, mnist or cifar10"),
         ("verbose=true", "verbose=True: must be 0, 1 or 2"),
         ("distillation.noisy_student=1", "distillation.noisy_student=1: must be true or false"),
