@@ -436,6 +436,18 @@ def test_small_resnet_noise_is_active_in_train_mode_only():
     assert model.head_dropout.p == 0.5
 
 
+def test_small_resnet_stem_stride_halves_the_first_stage():
+    features = {}
+    for stride in (1, 2):
+        model = SmallResNet(stem_stride=stride).eval()
+        with torch.no_grad():
+            features[stride] = model.stem(torch.zeros(1, 1, 28, 28)).shape[-1]
+        assert model.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert features == {1: 28, 2: 14}
+    with pytest.raises(ValueError, match=r"'stem_stride' parameter must be 1 or 2; got 3"):
+        SmallResNet(stem_stride=3)
+
+
 def test_small_resnet_drop_rates_increase_linearly_to_stochastic_depth():
     model = SmallResNet(blocks_per_stage=2, stochastic_depth=0.3)
     rates = [m.p for m in model.modules() if isinstance(m, StochasticDepth)]

@@ -52,6 +52,10 @@ class SmallResNet(OutputNonlinMixin, nn.Module):
         Channels of the stem and the first stage.
     blocks_per_stage : int, default=1
         BasicBlocks in each of the three stages.
+    stem_stride : {1, 2}, default=1
+        Stride of the stem: 2 halves the resolution before the first stage (28x28
+        images then run at 14x14, 7x7 and 4x4), which makes training about three times
+        faster on a CPU, for a little accuracy.
     stochastic_depth : float, default=0.0
         Drop rate of the last block, decaying linearly to the first; in ``[0, 1]``.
     dropout : float, default=0.0
@@ -97,6 +101,7 @@ class SmallResNet(OutputNonlinMixin, nn.Module):
         in_channels=1,
         width=16,
         blocks_per_stage=1,
+        stem_stride=1,
         stochastic_depth=0.0,
         dropout=0.0,
         output_nonlin=nn.Softmax(dim=-1),  # noqa: B008 - stateless, skorch.toy's convention
@@ -108,6 +113,8 @@ class SmallResNet(OutputNonlinMixin, nn.Module):
         _check_count("in_channels", in_channels, "channels of the input images")
         _check_count("width", width, "channels of the first stage")
         _check_count("blocks_per_stage", blocks_per_stage, "BasicBlocks per stage")
+        if stem_stride not in (1, 2) or isinstance(stem_stride, bool):
+            raise ValueError(f"The 'stem_stride' parameter must be 1 or 2; got {stem_stride!r}.")
         _check_rate("stochastic_depth", stochastic_depth)
         _check_rate("dropout", dropout)
         check_channels_last(channels_last)
@@ -115,13 +122,16 @@ class SmallResNet(OutputNonlinMixin, nn.Module):
         self.in_channels = in_channels
         self.width = width
         self.blocks_per_stage = blocks_per_stage
+        self.stem_stride = stem_stride
         self.stochastic_depth = stochastic_depth
         self.dropout = dropout
         self.output_nonlin = output_nonlin
         self.autocast_dtype = check_autocast_dtype(autocast_dtype)
         self.channels_last = channels_last
         self.stem = nn.Sequential(
-            conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+            conv3x3(in_channels, width, stem_stride),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
         )
         total = 3 * blocks_per_stage
         blocks, channels = [], width
