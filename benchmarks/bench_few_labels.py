@@ -68,7 +68,7 @@ from sklearn_selfdistill.nn.models import SmallResNet
 RESULTS = Path(__file__).parent / "results"
 BASELINE = "supervised, 1 000 labels, augmented, early-stopped (tuned)"
 ENSEMBLE = "supervised, ensemble of 3"
-THREADS = 2
+THREADS = 1
 
 
 @dataclass(frozen=True)
