@@ -83,16 +83,16 @@ def check_yaml(text, source):
     ------
     LineageError
         Naming ``source``; the caller may turn it into its own kind of error.
+    yaml.YAMLError
+        Where ``text`` is not YAML.
     """
     if len(text) > MAX_YAML_BYTES:
         raise LineageError(
             f"{shorten(source)} holds {len(text)} characters of YAML; a configuration has "
             f"at most {MAX_YAML_BYTES}, so it was not parsed."
         )
-    try:
+    try:  # a yaml.YAMLError goes to the caller, who says what it was reading
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise LineageError(f"cannot read {shorten(source)} as YAML: {shorten(exc)}") from None
     except RecursionError:
         raise LineageError(
             f"cannot read {shorten(source)} as YAML: it nests deeper than Python can follow."
