@@ -42,6 +42,9 @@ COMMAND = [sys.executable, "-m", "sklearn_selfdistill.cli"]
 MESSAGE_LIMIT = 1500
 # Importing torch reserves about 4 GiB of address space; the bombs need 16 GiB.
 MEMORY_CAP = 7 << 30
+# Each command here is a process of its own (about 7 s, most of it importing torch): one
+# variant of each case runs by default, the others with -m slow.
+SLOW = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
@@ -255,8 +258,12 @@ def _rng_of_nonsense(folder):
 
 @pytest.mark.parametrize(
     "damage",
-    [_random_module, _module_of_another_shape, _scheduler_of_nonsense, _rng_of_nonsense],
-    ids=["random-bytes", "other-shapes", "scheduler", "rng"],
+    [
+        pytest.param(_random_module, id="random-bytes"),
+        pytest.param(_module_of_another_shape, id="other-shapes", marks=SLOW),
+        pytest.param(_scheduler_of_nonsense, id="scheduler", marks=SLOW),
+        pytest.param(_rng_of_nonsense, id="rng", marks=SLOW),
+    ],
 )
 def test_a_checkpoint_with_valid_hashes_that_does_not_load_is_set_aside(
     crashed_run, tmp_path, damage
@@ -361,7 +368,7 @@ def _plant_bomb(path, entry="archive/data/0"):
     assert path.stat().st_size < 20 << 20
 
 
-@pytest.mark.parametrize("where", ["weights", "checkpoint"])
+@pytest.mark.parametrize("where", ["weights", pytest.param("checkpoint", marks=SLOW)])
 def test_a_pt_file_that_declares_16_gib_is_refused_before_loading(
     run, crashed_run, tmp_path, where
 ):
@@ -405,9 +412,15 @@ def _bomb_in_config_yaml(run):
 
 
 @pytest.mark.parametrize(
-    "plant", [_bomb_in_the_recorded_configuration, _bomb_in_config_yaml], ids=["json", "yaml"]
+    ("plant", "command"),
+    [
+        pytest.param(_bomb_in_the_recorded_configuration, "resume", id="json-resume"),
+        pytest.param(_bomb_in_the_recorded_configuration, "evaluate", id="json-evaluate"),
+        # OmegaConf caps the aliases of what it loads already: guards, with -m slow.
+        pytest.param(_bomb_in_config_yaml, "resume", id="yaml-resume", marks=SLOW),
+        pytest.param(_bomb_in_config_yaml, "evaluate", id="yaml-evaluate", marks=SLOW),
+    ],
 )
-@pytest.mark.parametrize("command", ["evaluate", "resume"])
 def test_a_yaml_alias_bomb_is_refused_at_once_with_a_short_message(run, tmp_path, plant, command):
     plant(run)
     argv = ["evaluate", run] if command == "evaluate" else ["train", "--resume", run]
@@ -417,6 +430,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once_with_a_short_message(run, tmp_path
     assert seconds < 30
 
 
+@SLOW
 def test_a_yaml_alias_bomb_in_a_config_file_is_refused(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(_ALIAS_BOMB.replace("a:", "training:\n  x:", 1))
@@ -465,7 +479,7 @@ CROSS_FIT = [
 ]
 
 
-@pytest.mark.slow  # three runs (about 25 s); tests/test_warm_start_cross_fit.py is the fast check
+@SLOW  # three runs (about 25 s); tests/test_warm_start_cross_fit.py is the fast check
 def test_a_killed_cross_fit_run_resumes_as_the_uninterrupted_lineage(tmp_path):
     killed = subprocess.run(
         [
@@ -502,7 +516,7 @@ def test_a_killed_cross_fit_run_resumes_as_the_uninterrupted_lineage(tmp_path):
 # -- 7. a lost marker never deletes later generations -------------------------------------
 
 
-@pytest.mark.parametrize("command", ["evaluate", "resume"])
+@pytest.mark.parametrize("command", [pytest.param("evaluate", marks=SLOW), "resume"])
 def test_a_lost_marker_of_generation_0_deletes_nothing_and_names_the_file(run, tmp_path, command):
     (run / "generation_0.done").unlink()
     before = _tree(run)
@@ -518,7 +532,14 @@ def test_a_lost_marker_of_generation_0_deletes_nothing_and_names_the_file(run, t
 # -- 8. malformed overrides ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("override", ["training.lr=[1,", "training.epochs={", "seed=*x"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "training.lr=[1,",
+        pytest.param("training.epochs={", marks=SLOW),
+        pytest.param("seed=*x", marks=SLOW),
+    ],
+)
 def test_a_malformed_override_is_named_with_what_is_wrong(tmp_path, override):
     done, _ = _cli("train", override, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
     _one_message(done, 2)
@@ -565,14 +586,13 @@ def test_help_states_the_limits():
 @pytest.mark.parametrize(
     ("command", "path"),
     [
-        ("runs-dir", "n" * 300),
-        ("runs-dir", "/".join(["d" * 200] * 25)),
-        ("resume", "n" * 300),
-        ("resume", "/".join(["d" * 200] * 25)),
-        ("evaluate", "n" * 300),
-        ("evaluate-plot", "n" * 300 + ".png"),
+        pytest.param("runs-dir", "n" * 300, id="runs-dir-name"),
+        pytest.param("runs-dir", "/".join(["d" * 200] * 25), id="runs-dir-path", marks=SLOW),
+        pytest.param("resume", "n" * 300, id="resume-name", marks=SLOW),
+        pytest.param("resume", "/".join(["d" * 200] * 25), id="resume-path"),
+        pytest.param("evaluate", "n" * 300, id="evaluate", marks=SLOW),
+        pytest.param("evaluate-plot", "n" * 300 + ".png", id="plot", marks=SLOW),
     ],
-    ids=["runs-dir-name", "runs-dir-path", "resume-name", "resume-path", "evaluate", "plot"],
 )
 def test_a_path_too_long_is_named_without_a_traceback(run, tmp_path, command, path):
     argv = {
@@ -656,7 +676,7 @@ def _unshare_works():
     return probe.returncode == 0
 
 
-@pytest.mark.slow  # two runs on a real full file system (about 20 s)
+@SLOW  # two runs on a real full file system (about 20 s)
 @pytest.mark.skipif(not _unshare_works(), reason="no user namespaces for a small tmpfs")
 def test_a_really_full_file_system_then_resume_once_there_is_space(tmp_path):
     mount = tmp_path / "disk"
