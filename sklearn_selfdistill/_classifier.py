@@ -199,6 +199,10 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         Generation with the best validation score; None without a validation set.
     termination_condition_ : {"max_generations", "plateau"}
         Why the loop stopped.
+    cross_fit_outputs_ : ndarray of shape (n_train_rows, n_classes) or None
+        With ``teacher_predictions="cross_fit"``, the out-of-fold teacher outputs the
+        last generation was fit on (what ``warm_start`` continues from); None otherwise
+        or after generation 0 alone.
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
     soft_targets_ : {"sample_weight", "sampling", "hard"} or None

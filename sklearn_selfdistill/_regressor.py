@@ -138,6 +138,10 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         Generation with the best validation score; None without a validation set.
     termination_condition_ : {"max_generations", "plateau"}
         Why the loop stopped.
+    cross_fit_outputs_ : ndarray of shape (n_train_rows,) or (n_train_rows, n_outputs) or None
+        With ``teacher_predictions="cross_fit"``, the out-of-fold teacher outputs the
+        last generation was fit on (what ``warm_start`` continues from); None otherwise
+        or after generation 0 alone.
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
     spectral_diagonals_ : Bunch
