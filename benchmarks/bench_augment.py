@@ -43,7 +43,7 @@ from sklearn_selfdistill.nn.models import SmallResNet
 
 RESULTS = Path(__file__).parent / "results"
 N_IMAGES = 2048
-REPEATS = 5
+REPEATS = 15
 THREADS = 1
 ARMS = {
     "no augmentation": lambda: [],
