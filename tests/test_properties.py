@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.base import clone, is_classifier
@@ -251,9 +251,17 @@ def assert_regression_equal(actual, desired, exact, y_scale, rtol=1e-7):
 
 
 def fit_quietly(meta, X, y, sample_weight):
+    """Fit, or reject the case where the library refuses it as documented: a teacher
+    that gives every row (nearly) all of its mass on one class leaves a scikit-learn
+    student nothing to classify (alpha=1 after a constant generation)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return meta.fit(X, y, sample_weight=sample_weight)
+        try:
+            return meta.fit(X, y, sample_weight=sample_weight)
+        except ValueError as exc:
+            if "The soft targets keep a single class" in str(exc):
+                reject()
+            raise
 
 
 def check_regressor_is_plain(reg, X, y, weights, X_test):
