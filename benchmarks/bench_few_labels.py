@@ -100,6 +100,7 @@ class Plan:
     recipes: tuple = RECIPES
     width: int = 16
     lr: float = 2e-3
+    cutout: float = 0.5  # of BatchRandAugment, in every net
 
 
 QUICK = Plan(
@@ -137,7 +138,7 @@ def supervised_net(plan, magnitude, patience):
         iterator_train__shuffle=True,
         train_split=ValidSplit(5, stratified=True),
         callbacks=[
-            ("augment", BatchRandAugment(magnitude=magnitude)),
+            ("augment", BatchRandAugment(magnitude=magnitude, cutout=plan.cutout)),
             (
                 "stop",
                 EarlyStopping(
@@ -162,7 +163,7 @@ def student_net(plan, magnitude):
         iterator_train__drop_last=True,  # a batch of a few images would upset BatchNorm
         train_split=None,
         callbacks=[
-            ("augment", BatchRandAugment(magnitude=magnitude)),
+            ("augment", BatchRandAugment(magnitude=magnitude, cutout=plan.cutout)),
             (
                 "lr",
                 LRScheduler(
@@ -332,10 +333,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny synthetic run, no file")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds")
+    parser.add_argument("--n-unlabeled", type=int, help="size of the unlabelled pool")
+    parser.add_argument("--student-epochs", type=int, help="epochs of generations >= 1")
+    parser.add_argument(
+        "--recipes", type=int, nargs="+", help="indices into RECIPES (default: all)"
+    )
+    parser.add_argument("--cutout", type=float, help="cutout of BatchRandAugment (0: none)")
+    parser.add_argument("--tag", help="write few_labels_<tag>.md/.csv instead")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     if args.seeds:
         plan = replace(plan, seeds=tuple(args.seeds))
+    if args.n_unlabeled:
+        plan = replace(plan, n_unlabeled=args.n_unlabeled)
+    if args.student_epochs:
+        plan = replace(plan, student_epochs=args.student_epochs)
+    if args.cutout is not None:
+        plan = replace(plan, cutout=args.cutout)
+    if args.recipes:
+        plan = replace(plan, recipes=tuple(RECIPES[i] for i in args.recipes))
+    name = "few_labels" if args.tag is None else f"few_labels_{args.tag}"
     torch.set_num_threads(THREADS)
     # skorch's LRScheduler steps at the start of each epoch, before the optimizer has.
     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
@@ -344,7 +361,7 @@ def main(argv=None):
     rows = [one_seed(plan, data, seed, lambda m: print(m, flush=True)) for seed in plan.seeds]
     if not args.quick:  # every accuracy is kept first, whatever happens to the tables
         RESULTS.mkdir(exist_ok=True)
-        with open(RESULTS / "few_labels.csv", "w", newline="") as handle:
+        with open(RESULTS / f"{name}.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["seed", "arm", "test_accuracy"])
             for seed, (scores, _) in zip(plan.seeds, rows, strict=True):
@@ -360,6 +377,8 @@ def main(argv=None):
             f"{plan.n_unlabeled} (a seeded draw from the other "
             f"{data[1].shape[0] - plan.n_labeled}). Right: each arm minus the tuned "
             "augmented supervised net, points (seeds where the arm is above it). "
+            f"Generations >= 1 train {plan.student_epochs} epochs each; cutout "
+            f"{plan.cutout:g} of the side in every net's augmentation. "
             "Generation 0 of every recipe is that net. Arms: see the script's docstring.",
             "",
             table,
@@ -382,7 +401,7 @@ def main(argv=None):
     )
     print(text)
     if not args.quick:
-        (RESULTS / "few_labels.md").write_text(text)
+        (RESULTS / f"{name}.md").write_text(text)
     return rows
 
 
