@@ -47,7 +47,7 @@ REPEATS = 15
 THREADS = 1
 ARMS = {
     "no augmentation": lambda: [],
-    "BatchRandAugment": lambda: [BatchRandAugment(num_ops=2, magnitude=10)],
+    "BatchRandAugment": lambda: [BatchRandAugment(num_ops=2, magnitude=10, cutout=0.5)],
     "RandAugmentNoise": lambda: [RandAugmentNoise(num_ops=2, magnitude=10)],
 }
 
@@ -108,7 +108,9 @@ def augmentation_alone(device, repeats):
         return 1000 * (time.perf_counter() - start) / repeats
 
     return {
-        "BatchRandAugment": timed(lambda: rand_augment(batch, num_ops=2, magnitude=10)),
+        "BatchRandAugment": timed(
+            lambda: rand_augment(batch, num_ops=2, magnitude=10, cutout=0.5)
+        ),
         "RandAugmentNoise": timed(lambda: rand_augment_batch(transform, batch.clone())),
     }
 

@@ -68,7 +68,7 @@ def make_net(args, epochs):
         iterator_train__drop_last=True,
         train_split=None,
         callbacks=[
-            ("augment", BatchRandAugment(num_ops=2, magnitude=10)),
+            ("augment", BatchRandAugment(num_ops=2, magnitude=10, cutout=0.5)),
             ("lr", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=epochs)),
             ("progress", EpochProgress()),
         ],

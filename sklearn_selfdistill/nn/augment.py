@@ -198,9 +198,11 @@ class BatchRandAugment(Callback):
     magnitude : float, default=10
         The strongest strength drawn, 0 to 30 (torchvision's scale); each image and
         operation draws its own, uniformly in ``[0, magnitude]``.
-    cutout : float, default=0.5
+    cutout : float, default=0.0
         Side of the cutout square as a share of the image's shorter side, in ``[0, 1]``;
-        0 disables cutout.
+        0 (the default) disables cutout. Half the side (0.5) is common on CIFAR-10; on
+        Fashion-MNIST it cost a supervised SmallResNet with 1 000 labels about 3 points
+        (the few-labels study).
     fill : float, default=0.5
         Value of the cutout pixels.
 
@@ -225,7 +227,7 @@ class BatchRandAugment(Callback):
     2
     """
 
-    def __init__(self, num_ops=2, magnitude=10, cutout=0.5, fill=0.5):
+    def __init__(self, num_ops=2, magnitude=10, cutout=0.0, fill=0.5):
         self.num_ops = num_ops
         self.magnitude = magnitude
         self.cutout = cutout
@@ -289,7 +291,7 @@ def draw(n_images, num_ops=2, magnitude=10, generator=None):
 
 
 def rand_augment(
-    images, num_ops=2, magnitude=10, cutout=0.5, fill=0.5, draws=None, generator=None
+    images, num_ops=2, magnitude=10, cutout=0.0, fill=0.5, draws=None, generator=None
 ):
     """RandAugment with per-image draws, then cutout, on a batch ``(N, C, H, W)`` in ``[0, 1]``.
 
