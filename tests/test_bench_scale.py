@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from _bench_runs import run_quick
 
 
@@ -10,6 +11,7 @@ def _row(text, label):
     return [cell.strip() for cell in line.strip("|").split("|")][1:]
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_nystroem_benchmark_closed_form_generations_score_as_the_refits():
     out = run_quick("bench_krr_nystroem.py")
     ours = _row(out, "(a) ours, Nystroem")
@@ -19,6 +21,7 @@ def test_nystroem_benchmark_closed_form_generations_score_as_the_refits():
         assert re.search(r"\d+\.\d+x", " ".join(_row(out, fit)))
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_generation_cost_benchmark_has_a_row_per_path_and_a_ratio_per_column():
     out = run_quick("bench_generation_cost.py")
     for path in ("closed form", "sample weight", "skorch net"):
@@ -28,6 +31,7 @@ def test_generation_cost_benchmark_has_a_row_per_path_and_a_ratio_per_column():
         assert all(re.match(r"-?\d+\.\d+x", cell) for cell in cells[1:])
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_nn_overhead_benchmark_has_every_way_and_a_verdict_per_goal():
     out = run_quick("bench_nn_overhead.py")
     rows = [

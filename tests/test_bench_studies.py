@@ -108,6 +108,7 @@ def _rows(stdout):
     return dict(re.findall(r"^\| ([^|]+?) \| ([0-9.]+)", stdout, flags=re.MULTILINE))
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_quick_noisy_label_study_scores_every_arm_and_states_its_goals():
     out = run_quick("bench_noisy_nets.py")
     rows = _rows(out)

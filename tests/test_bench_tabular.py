@@ -2,9 +2,11 @@
 
 import re
 
+import pytest
 from _bench_runs import run_quick
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_quick_run_scores_every_arm_and_writes_nothing():
     out = run_quick("bench_tabular_noise.py")
     rows = [line for line in out.splitlines() if line.startswith("| wine | 40%")]

@@ -358,6 +358,7 @@ def test_a_progress_bar_runs_in_every_generation(digits, capsys):
     assert err.count("| 0/13 [") == 2 * 2
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_accelerate_shares_the_generations_between_two_processes(tmp_path):
     """Two CPU processes (torch's launcher, gloo): each trains on half of every epoch."""
     pytest.importorskip("accelerate")

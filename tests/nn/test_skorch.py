@@ -439,6 +439,7 @@ def test_criterion_parameters_distillation_cannot_carry_are_refused(data):
         SelfDistillationClassifier(net(criterion__reduction="sum")).fit(X, y)
 
 
+@pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
 def test_issue_snippet_runs_as_written_on_cpu():
     from sklearn_selfdistill.nn.models import ResNet18
 
