@@ -46,6 +46,12 @@ def _seed_unset_random_states(estimator, seed):
     return estimator
 
 
+def _describe_outputs(outputs):
+    if isinstance(outputs, list):
+        return f"a list of {len(outputs)}"
+    return type(outputs).__name__
+
+
 class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared logic of the self-distillation meta-estimators; not for direct use."""
 
@@ -64,6 +70,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         "final_generation": [StrOptions({"last", "best", "ensemble"})],
         "teacher_predictions": [StrOptions({"in_sample", "cross_fit"})],
         "cv": ["cv_object"],
+        "n_teachers": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"})],
         "n_jobs": [None, Integral],
         "warm_start": ["boolean"],
         "on_generation_end": [None, callable],
@@ -86,6 +93,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         final_generation,
         teacher_predictions,
         cv,
+        n_teachers,
         n_jobs,
         warm_start,
         on_generation_end,
@@ -103,6 +111,7 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         self.final_generation = final_generation
         self.teacher_predictions = teacher_predictions
         self.cv = cv
+        self.n_teachers = n_teachers
         self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.on_generation_end = on_generation_end
@@ -204,6 +213,12 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         estimator_seed, split_seed = self._lineage_seeds()
         _seed_unset_random_states(estimator, estimator_seed)
         student, base, labeled = self._prepare_targets(X, y, estimator, sample_weight)
+        if not np.isfinite(self.n_generations) and self.n_teachers != 1:
+            raise ValueError(
+                f"n_generations=inf (the closed-form limit of a chain of generations, each "
+                f"the teacher of the next) needs n_teachers=1; got "
+                f"n_teachers={self.n_teachers!r}. Use a finite n_generations."
+            )
         if not np.isfinite(self.n_generations) and not student.supports_limit:
             raise ValueError(
                 f"n_generations=inf (the limit of infinitely many generations) needs a "
@@ -297,9 +312,22 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
                         f"teacher outputs a fit keeps); got {type(outputs).__name__}. Set "
                         "it with generations_ and history_, or fit with warm_start=False."
                     )
+            if self.n_teachers != 1 and len(history) > 1:
+                outputs = getattr(self, "teacher_outputs_", None)
+                if not isinstance(outputs, list) or len(outputs) != len(history) - 1:
+                    raise ValueError(
+                        f"warm_start=True with n_teachers={self.n_teachers!r} averages the "
+                        f"outputs of the earlier generations, which come from "
+                        f"teacher_outputs_ (one array per generation after the first); got "
+                        f"{_describe_outputs(outputs)} for {len(history)} generations. Set "
+                        f"it with generations_ and history_, or fit with warm_start=False."
+                    )
+            elif self.n_teachers != 1:
+                self.teacher_outputs_ = []
             initial = list(zip(self.generations_, history, strict=True))
         if not initial:
             self.cross_fit_outputs_ = None
+            self.teacher_outputs_ = None if self.n_teachers == 1 else []
         self.generations_ = [model for model, _ in initial]
         self.history_ = [dict(row) for _, row in initial]
         self.termination_condition_ = "max_generations"
@@ -385,9 +413,10 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
             if generation > 0:
                 temperature = self._temperature_at(generation)
                 teacher = self.generations_[-1]
-                # The teacher's outputs are not kept past the targets: with many classes
-                # they are as large as the targets themselves.
+                # With one teacher, its outputs are not kept past the targets: with many
+                # classes they are as large as the targets themselves.
                 output = teacher_output(self, student, estimator, fit, targets, teacher)
+                output = self._averaged_teachers(student, output)
                 if self.teacher_predictions == "cross_fit":
                     self.cross_fit_outputs_ = output  # what a warm start continues from
                 base, rows = self._generation_rows(student, fit.base_train, output)
@@ -408,6 +437,22 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
             account(record(model, generation, temperature, start))
             if plateau_reached():
                 return
+
+    def _averaged_teachers(self, student, output):
+        """The teacher output of the next generation, from the last generation's ``output``.
+
+        With ``n_teachers=1``, ``output`` itself. Otherwise ``output`` joins
+        ``teacher_outputs_`` and the result is the average of the last ``n_teachers``
+        of them (all with ``"all"``), as the student averages outputs (probabilities for
+        a classifier, predictions for a regressor).
+        """
+        if self.n_teachers == 1:
+            return output
+        self.teacher_outputs_.append(output)
+        kept = self.teacher_outputs_
+        if self.n_teachers != "all":
+            kept = kept[-self.n_teachers :]
+        return output if len(kept) == 1 else student.average_outputs(kept)
 
     def _generation_rows(self, student, base, output):
         """``(base targets, training rows)`` of a generation ``g >= 1`` from its teacher's

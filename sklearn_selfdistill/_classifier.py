@@ -112,6 +112,15 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         training set (trees, boosting); it costs ``cv`` extra fits per generation.
     cv : int, cross-validation generator or iterable, default=5
         Folds for ``teacher_predictions="cross_fit"`` (stratified for an int).
+    n_teachers : int >= 1 or "all", default=1
+        How many of the latest generations teach generation ``g``: ``1`` is the
+        previous generation alone (Born-Again chains); ``k`` the average of the last
+        ``k`` generations' probabilities (at temperature 1; ``temperature`` then
+        softens the average); ``"all"`` the average of every earlier generation's,
+        the Born-Again ensemble taught to one model, which then predicts at one
+        model's cost. With ``teacher_predictions="cross_fit"`` each generation's
+        out-of-fold probabilities are averaged. Each generation's outputs on the
+        training rows are kept (``teacher_outputs_``) to be averaged.
     soft_targets : {"auto", "sample_weight", "sampling", "hard"}, default="auto"
         How a scikit-learn classifier learns each row's target distribution ``r``
         (ignored by skorch nets, which take the loss itself).
@@ -201,8 +210,14 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         Why the loop stopped.
     cross_fit_outputs_ : ndarray of shape (n_train_rows, n_classes) or None
         With ``teacher_predictions="cross_fit"``, the out-of-fold teacher outputs the
-        last generation was fit on (what ``warm_start`` continues from); None otherwise
+        last generation was fit on (their average with several ``n_teachers``; what
+        ``warm_start`` continues from); None otherwise
         or after generation 0 alone.
+    teacher_outputs_ : list of ndarray or None
+        With ``n_teachers`` other than 1, the outputs of every generation but the last
+        on the training rows (probabilities; logits for a skorch net; out-of-fold
+        with cross-fit teachers), generation 0 first: what the averaged teachers are
+        made of and what ``warm_start`` continues from. None with ``n_teachers=1``.
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
     soft_targets_ : {"sample_weight", "sampling", "hard"} or None
@@ -273,6 +288,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
         final_generation="last",
         teacher_predictions="in_sample",
         cv=5,
+        n_teachers=1,
         soft_targets="auto",
         soft_target_tail=DEFAULT_TAIL,
         n_jobs=None,
@@ -297,6 +313,7 @@ class SelfDistillationClassifier(ClassifierMixin, BaseSelfDistillation):
             final_generation=final_generation,
             teacher_predictions=teacher_predictions,
             cv=cv,
+            n_teachers=n_teachers,
             n_jobs=n_jobs,
             warm_start=warm_start,
             on_generation_end=on_generation_end,

@@ -100,6 +100,14 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         that row's ``cv`` fold; it costs ``cv`` extra fits per generation.
     cv : int, cross-validation generator or iterable, default=5
         Folds for ``teacher_predictions="cross_fit"``.
+    n_teachers : int >= 1 or "all", default=1
+        How many of the latest generations teach generation ``g``: ``1`` is the
+        previous generation alone (Born-Again chains); ``k`` the average of the last
+        ``k`` generations' predictions; ``"all"`` the average of every earlier generation's,
+        the Born-Again ensemble taught to one model, which then predicts at one model's
+        cost. With ``teacher_predictions="cross_fit"`` each generation's out-of-fold
+        predictions are averaged. Each generation's outputs on the training rows are kept
+        (``teacher_outputs_``) to be averaged.
     n_jobs : int or None, default=None
         Cross-fit folds fit in parallel (joblib; ``-1``: all cores); the result is
         that of ``n_jobs=1``.
@@ -140,8 +148,14 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         Why the loop stopped.
     cross_fit_outputs_ : ndarray of shape (n_train_rows,) or (n_train_rows, n_outputs) or None
         With ``teacher_predictions="cross_fit"``, the out-of-fold teacher outputs the
-        last generation was fit on (what ``warm_start`` continues from); None otherwise
+        last generation was fit on (their average with several ``n_teachers``; what
+        ``warm_start`` continues from); None otherwise
         or after generation 0 alone.
+    teacher_outputs_ : list of ndarray or None
+        With ``n_teachers`` other than 1, the outputs of every generation but the last
+        on the training rows (predictions; out-of-fold with cross-fit teachers), generation 0
+        first: what the averaged teachers are made of and what ``warm_start`` continues
+        from. None with ``n_teachers=1``.
     estimator_ : estimator
         What ``predict`` uses (see ``final_generation``).
     spectral_diagonals_ : Bunch
@@ -219,6 +233,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         final_generation="last",
         teacher_predictions="in_sample",
         cv=5,
+        n_teachers=1,
         n_jobs=None,
         warm_start=False,
         on_generation_end=None,
@@ -237,6 +252,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
             final_generation=final_generation,
             teacher_predictions=teacher_predictions,
             cv=cv,
+            n_teachers=n_teachers,
             n_jobs=n_jobs,
             warm_start=warm_start,
             on_generation_end=on_generation_end,
@@ -267,7 +283,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
 
     def _fit_generations(self, student, estimator, fit, record):
         super()._fit_generations(student, estimator, fit, record)
-        if not student.supports_spectral_diagonals:
+        if not student.supports_spectral_diagonals or self.n_teachers != 1:
             return
         # The training rows, for the eigendecomposition on first access: KernelRidge
         # generations keep the same array as X_fit_, so this costs no memory and, in a
@@ -302,7 +318,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
         training rows its generations keep anyway as ``X_fit_``; Ridge's (no larger than
         ``min(n, p)`` squared, no dearer than a Ridge fit) during ``fit``, so that a
         fitted Ridge lineage keeps only what prediction needs, not its training rows.
-        Only for KernelRidge and Ridge with a finite ``n_generations``;
+        Only for KernelRidge and Ridge with a finite ``n_generations`` and one teacher;
         for a pipeline of y-free transformers before them, ``M`` is the last step's
         system on the features (``Phi^T S Phi``, centred, for Ridge on Nystroem
         features ``Phi``), recomputed by fitting the other steps on the training rows.
@@ -322,7 +338,7 @@ class SelfDistillationRegressor(RegressorMixin, BaseSelfDistillation):
             raise AttributeError(
                 "spectral_diagonals_ exists only where the closed form was used: a "
                 "KernelRidge or Ridge estimator (or a pipeline of y-free transformers "
-                "ending in one) with a finite n_generations."
+                "ending in one) with a finite n_generations and n_teachers=1."
             )
         estimator, X, sample_weight = self._spectral_inputs
         self._spectral_cache = dict(

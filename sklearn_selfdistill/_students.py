@@ -114,6 +114,10 @@ class Student:
         """What the scorer should see for ``model`` scored on ``X``."""
         return model
 
+    def average_outputs(self, outputs):
+        """The average of several generations' outputs (``output``) on the same rows."""
+        return np.mean(outputs, axis=0)
+
     def announce(self, estimator, generation, alpha, temperature):
         """Before the fit of ``generation``: nothing to say for most estimators."""
 

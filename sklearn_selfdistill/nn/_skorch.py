@@ -179,6 +179,12 @@ class SkorchClassifierStudent(NetStudent, ClassifierStudent):
     def with_codes(self, base, codes):
         return _NetTargets(codes, base.logits, base.alpha, base.temperature)
 
+    def average_outputs(self, outputs):
+        """The logits of the generations' average probabilities (at temperature 1)."""
+        mean = np.mean([self.teacher_proba(output) for output in outputs], axis=0)
+        with np.errstate(divide="ignore"):
+            return np.log(mean)
+
     def teacher_proba(self, teacher_output):
         logits = np.asarray(teacher_output, dtype=np.float64)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
