@@ -17,6 +17,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a torch-free envir
 from .augment import BatchRandAugment, RandAugmentNoise
 from .callbacks import AugmentedTeacher, EMATeacher, EpochProgress
 from .losses import DistillationLoss
+from .online import OnlineSelfDistillation
 
 __all__ = [
     "AugmentedTeacher",
@@ -24,5 +25,6 @@ __all__ = [
     "DistillationLoss",
     "EMATeacher",
     "EpochProgress",
+    "OnlineSelfDistillation",
     "RandAugmentNoise",
 ]

@@ -18,6 +18,11 @@ a dict or DataFrame ``X``, a ``y`` of None, or a class in front of the library's
 overrides ``get_iterator`` (``skorch.hf.AccelerateMixin`` does: Accelerate shards the
 loader across processes).
 
+An ``iterator_train`` that records the order of the training rows (the recorder of
+``online.OnlineSelfDistillation``) stands for the loader class in its ``stands_for``,
+whose settings decide as above; the batches then give it each epoch's permutation
+through the callable its ``listen(n_rows, batch_size)`` returns, and draw nothing more.
+
 The user's own net class is kept: :func:`library_class` builds, at run time, a subclass
 of the user's class with the library's behaviour behind the user's overrides in the
 method resolution order (``UserNet -> library class -> NeuralNetClassifier``), so a
@@ -116,12 +121,16 @@ class TensorBatches:
     device : torch.device
         Where the batches go (the net's device); when it is not the data's, each batch
         is copied there without blocking.
+    on_order : callable or None, default=None
+        Called at the start of every epoch with the permutation of the rows (a tensor
+        on the data's device), or None when they come in their own order.
     """
 
-    def __init__(self, X, y, batch_size, shuffle, drop_last, device):
+    def __init__(self, X, y, batch_size, shuffle, drop_last, device, on_order=None):
         self.X, self.y = X, y
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.device = device
+        self.on_order = on_order
 
     def __len__(self):
         n = self.X.shape[0]
@@ -138,6 +147,8 @@ class TensorBatches:
             generator = torch.Generator()
             generator.manual_seed(seed)
             order = torch.randperm(n, generator=generator).to(self.X.device)
+        if self.on_order is not None:
+            self.on_order(order)
         stop = n - n % self.batch_size if self.drop_last else n
         moves = self.X.device != self.device
         for start in range(0, stop, self.batch_size):
@@ -182,6 +193,7 @@ class TensorBatchesMixin:
         home = data_device(X.nbytes + y.nbytes, device)
         if home.type == "cpu" and device.type == "cuda":
             X, y = X.pin_memory(), y.pin_memory()
+        listen = getattr(self.iterator_train, "listen", None) if training else None
         return TensorBatches(
             X.to(home),
             y.to(home),
@@ -189,6 +201,7 @@ class TensorBatchesMixin:
             bool(kwargs.get("shuffle", False)),
             bool(kwargs.get("drop_last", False)),
             device,
+            on_order=None if listen is None else listen(X.shape[0], int(batch_size)),
         )
 
     def _set_training(self, training=True):
@@ -260,6 +273,7 @@ def sliced_batch_settings(net, training):
     if cls.get_dataset is not NeuralNet.get_dataset or net.dataset is not Dataset:
         return None
     loader = net.iterator_train if training else net.iterator_valid
+    loader = getattr(loader, "stands_for", loader)  # a recorder of the rows' order
     settings = net.get_params_for("iterator_train" if training else "iterator_valid")
     if loader is not DataLoader or not set(settings) <= _SPEED_ONLY:
         return None

@@ -18,6 +18,7 @@ from ._outputs import as_logits, log_probs
 from ._sample_weights import relative_weights
 from .callbacks import AugmentedTeacher
 from .losses import UNLABELED, DistillationLoss
+from .online import blend
 
 
 def _labelled_accuracy(net, X, rows):
@@ -100,6 +101,10 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
     logits are instead computed by that net on every training batch as the student
     sees it.
 
+    With an :class:`~sklearn_selfdistill.nn.OnlineSelfDistillation` among its callbacks,
+    each training batch's loss also mixes in the net's own earlier predictions of its
+    rows (weighted by the rows' weights where ``fit`` has them).
+
     Parameters
     ----------
     module : torch.nn.Module class
@@ -110,6 +115,9 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
         Everything :class:`skorch.NeuralNetClassifier` takes; the criterion defaults to
         :class:`~sklearn_selfdistill.nn.DistillationLoss`.
     """
+
+    #: get_loss hands its loss to online.blend with the batch's row numbers.
+    calls_online_blend = True
 
     def __init__(
         self, module, *args, criterion=DistillationLoss, output_kind="probabilities", **kwargs
@@ -207,10 +215,16 @@ class SoftTargetNetClassifier(TensorBatchNetClassifier):
         weighted = {}
         if targets.weights is not None:
             weighted["sample_weight"] = targets.weights[rows].to(student_log_probs.dtype)
-        return self.criterion_.from_log_probs(
+        codes = targets.codes[rows]
+        loss = self.criterion_.from_log_probs(
             student_log_probs,
-            targets.codes[rows],
+            codes,
             teacher,
             all_labeled=targets.all_labeled,
             **weighted,
+        )
+        if not training:
+            return loss
+        return blend(
+            self, loss, student_log_probs, rows, codes, targets.codes.shape[0], **weighted
         )
