@@ -12,7 +12,7 @@ from skorch.dataset import ValidSplit
 
 from .. import datasets
 from .._classifier import SelfDistillationClassifier
-from ..nn import BatchRandAugment, EMATeacher, EpochProgress
+from ..nn import BatchRandAugment, EMATeacher, EpochProgress, OnlineSelfDistillation
 from ..nn.models import MLP, ResNet18, ResNet34, SmallResNet, ViTSmall
 from ._errors import ConfigError, DataUnavailableError
 from ._lineage import LineageError
@@ -141,6 +141,14 @@ def build_net(config, X, n_classes):
         callbacks.append(EpochProgress(mode=training.progress))
     if config.distillation.ema_decay is not None:
         callbacks.append(EMATeacher(decay=config.distillation.ema_decay))
+    if training.online_distillation is not None:
+        callbacks.append(
+            OnlineSelfDistillation(
+                alpha=training.online_distillation,
+                momentum=training.online_momentum,
+                ramp_epochs=training.online_ramp_epochs,
+            )
+        )
     if training.lr_schedule == "cosine":
         callbacks.append(
             LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=training.epochs)
@@ -188,6 +196,7 @@ def build_classifier(config, net):
         temperature=distillation.temperature,
         teacher_predictions=distillation.teacher_predictions,
         cv=distillation.cv,
+        n_teachers=1 if distillation.n_teachers is None else distillation.n_teachers,
         tol=generations.plateau_threshold,
         final_generation=generations.final_generation,
         unlabeled=None if config.data.n_labeled is None else UNLABELED,

@@ -96,6 +96,7 @@ def supports_epoch_checkpoints(config):
     return (
         config.training.early_stopping_patience is None
         and config.distillation.ema_decay is None
+        and config.training.online_distillation is None
         and config.distillation.teacher_predictions == "in_sample"
     )
 

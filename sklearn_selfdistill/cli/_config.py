@@ -131,6 +131,11 @@ SCHEMA = {
     "training.early_stopping_patience": _optional(
         lambda v: _is_int(v) and 1 <= v <= 100_000, "an int from 1 to 100000"
     ),
+    "training.online_distillation": _optional(
+        lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"
+    ),
+    "training.online_momentum": _Key(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "training.online_ramp_epochs": _int_from(0, 100_000),
     "training.verbose": _BOOLEAN,
     "training.progress": _choice("auto", "bar", "lines", "off"),  # true, false: auto, off
     "distillation.alpha": _Key(_is_number, "a number in [0, 1]", "alpha"),
@@ -141,6 +146,11 @@ SCHEMA = {
         lambda v: v in ("in_sample", "cross_fit"), "in_sample or cross_fit", "teacher_predictions"
     ),
     "distillation.cv": _int_from(2, 100, "cv"),
+    "distillation.n_teachers": _Key(
+        lambda v: v is None or v == "all" or (_is_int(v) and 1 <= v <= 1000),
+        "null (1), an int from 1 to 1000 or all",
+        "n_teachers",
+    ),
     "distillation.noisy_student": _BOOLEAN,
     "distillation.dropout_rate": _optional(
         lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"
