@@ -259,7 +259,10 @@ class OnlineSelfDistillation(Callback):
         self._order = self._pending = None
         self._n_rows = self._batch_size = None
         self._batch_index = 0
-        self._all_seen = False
+        # Whether the rows of this epoch's batches have stored predictions: "none", "some"
+        # or "all". A sampler gives every row at most once an epoch, so it holds for the
+        # whole epoch, and only "some" (after an epoch that drop_last cut) costs a mask.
+        self._stored = "none"
         self._armed = False
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
@@ -315,8 +318,9 @@ class OnlineSelfDistillation(Callback):
         self.epoch_ += 1
         self.weight_ = self.weight(self.epoch_)
         self._order = None
-        if self._seen is not None and not self._all_seen:
-            self._all_seen = bool(self._seen.all())
+        if self._seen is not None and self._stored != "all":
+            seen = int(self._seen.sum())
+            self._stored = "all" if seen == self._seen.shape[0] else "some" if seen else "none"
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         """Arm the loss for a training batch."""
@@ -327,16 +331,18 @@ class OnlineSelfDistillation(Callback):
         self._armed = False
         if self._pending is None:
             return
-        rows, probabilities = self._pending
+        rows, probabilities, stored = self._pending
         self._pending = None
-        if self.momentum > 0:
-            stored = self._predictions[rows]
-            averaged = stored.mul_(self.momentum).add_(probabilities, alpha=1 - self.momentum)
-            if not self._all_seen:
+        if self.momentum > 0 and self._stored != "none":
+            if stored is None:
+                stored = self._predictions.index_select(0, rows)
+            # momentum * stored + (1 - momentum) * probabilities
+            averaged = torch.lerp(probabilities, stored, self.momentum)
+            if self._stored == "some":
                 averaged = torch.where(self._seen[rows].unsqueeze(1), averaged, probabilities)
             probabilities = averaged
-        self._predictions[rows] = probabilities
-        if not self._all_seen:
+        self._predictions.index_copy_(0, rows, probabilities)
+        if self._stored != "all":
             self._seen[rows] = True
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
@@ -391,19 +397,27 @@ class OnlineSelfDistillation(Callback):
                 (n_rows, n_classes), dtype=torch.float32, device=log_probs.device
             )
             self._seen = torch.zeros(n_rows, dtype=torch.bool, device=log_probs.device)
-        detached = log_probs.detach()
-        self._pending = (rows, torch.softmax(detached.float(), dim=-1))
+        probabilities = torch.softmax(log_probs.detach().float(), dim=-1)
         weight = self.weight_
         if weight == 0:
+            self._pending = (rows, probabilities, None)
             return loss
-        targets = self._predictions[rows]
-        if not self._all_seen:
+        stored = self._predictions.index_select(0, rows)
+        self._pending = (rows, probabilities, stored)
+        targets = stored
+        if self._stored != "all":
             labelled = _label_distributions(labels, n_classes, targets.dtype)
-            targets = torch.where(self._seen[rows].unsqueeze(1), targets, labelled)
-        per_row = -(targets.to(log_probs.dtype) * log_probs).sum(dim=-1)
-        online = _reduce(per_row, reduction, sample_weight)
+            if self._stored == "some":
+                labelled = torch.where(self._seen[rows].unsqueeze(1), targets, labelled)
+            targets = labelled
+        targets = targets.to(log_probs.dtype)
+        if reduction == "mean" and sample_weight is None:
+            # The mean over rows of -sum_c targets * log_probs.
+            online = (targets * log_probs).sum() * (-1 / rows.shape[0])
+        else:
+            online = _reduce(-(targets * log_probs).sum(dim=-1), reduction, sample_weight)
         self.n_blended_ += 1
-        return (1 - weight) * loss + weight * online
+        return torch.lerp(loss, online.to(loss.dtype), weight)
 
 
 def blend(net, loss, log_probs, rows, labels, n_rows, sample_weight=None):
