@@ -109,14 +109,35 @@ def _rows(stdout):
 
 
 @pytest.mark.slow  # 10-20 s; the default suite keeps under ten minutes
-def test_quick_noisy_label_study_scores_every_arm_and_states_its_goals():
+def test_quick_noisy_label_study_scores_every_arm_with_its_compute_and_states_its_goals():
     out = run_quick("bench_noisy_nets.py")
     rows = _rows(out)
-    assert len(rows) == 18 and all(0 <= float(v) <= 100 for v in rows.values())
-    assert {"early-stopped (patience tuned)", "early-stopped, ensemble of 2 seeds"} <= set(rows)
-    assert re.search(r"40% noise: best early-stopped recipe `ES \+ .+` [+-]\d+\.\d\d points", out)
-    assert re.search(r"goal >= \+3 on every seed: \*\*(met|not met)\*\*", out)
+    assert len(rows) >= 18 and all(0 <= float(v) <= 100 for v in rows.values())
+    assert {"early-stopped net", "ES ensemble of 3", "CleanLearning"} <= set(rows)
+    assert any(arm.startswith("online") for arm in rows)
+    # compute, in epochs over the training rows: a cross-fit generation costs its folds too
+    table = {
+        cells[0]: cells[1:]
+        for cells in (
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| arm")
+        )
+    }
+    compute = {arm: float(cells[1]) for arm, cells in table.items()}
+    assert compute["cross-fit: gen 1"] > 3 * compute["early-stopped net"] > 0
+    assert compute["cross-fit, all teachers: gen 2"] > 1.5 * compute["cross-fit: gen 1"]
+    assert re.search(r"best single model `.+` [+-]\d+\.\d\d \(\d/1\) points over the plain", out)
+    assert re.search(r"over CleanLearning \(goal >= \+1: \*\*(met|not met)\*\*\)", out)
     assert "Command: `python benchmarks/bench_noisy_nets.py --quick`" in out
+
+
+@pytest.mark.slow  # 10-20 s
+def test_quick_clean_online_study_reports_accuracy_and_calibration():
+    out = run_quick("bench_online_clean.py")
+    rows = _rows(out)
+    assert {"plain", "label smoothing 0.1"} <= set(rows) and len(rows) == 4
+    assert re.search(r"ECE \d\.\d\dx plain's \(goal: no loss", out)
 
 
 @pytest.mark.slow  # two minutes of CNN training, even this small
@@ -158,3 +179,24 @@ def test_quick_augmentation_benchmark_gives_each_arm_its_rate_and_ratio():
     assert [r[0] for r in rows] == ["no augmentation", "BatchRandAugment", "RandAugmentNoise"]
     assert rows[0][2] == "1.00" and all(int(r[1]) > 0 for r in rows)
     assert re.search(r"at >= 0.8x the images/s without it: [0-9.]+x, \*\*(met|not met)\*\*", out)
+
+
+def test_expected_calibration_error_is_the_binned_gap_between_confidence_and_accuracy():
+    spec = importlib.util.spec_from_file_location(
+        "bench_online_clean", BENCHMARKS / "bench_online_clean.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import numpy as np
+
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    # Confidence 0.75 everywhere, right on 6 of 8 rows: calibrated.
+    proba = np.tile([0.75, 0.25], (8, 1))
+    proba[4:6] = [0.25, 0.75]
+    assert module.expected_calibration_error(proba, y) == 0.0
+    # Confidence 0.9, right on half: a gap of 0.4 in the one bin.
+    proba = np.tile([0.9, 0.1], (8, 1))
+    assert abs(module.expected_calibration_error(proba, y) - 0.4) < 1e-12
+    # Two bins, half the rows each: gaps 0.1 (0.9 confident, all right) and 0.6 (0.6, none).
+    proba = np.array([[0.9, 0.1]] * 4 + [[0.6, 0.4]] * 4)
+    assert abs(module.expected_calibration_error(proba, y) - 0.5 * 0.1 - 0.5 * 0.6) < 1e-12
