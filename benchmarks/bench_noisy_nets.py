@@ -38,6 +38,11 @@ Arms (the noisy rows are all a method sees; nothing is chosen on the test set):
   a net early-stopped on its held-out loss; above 1 the label's class can get a negative
   share, which is clipped to 0 and the rest renormalised (the loss is otherwise
   unbounded below: a negative share of ``-log p_y`` rewards driving ``p_y`` to 0);
+- ``cross-fit chain, T=2: Born-Again ensemble`` and ``cross-fit chain:
+  final_generation='best'`` (``--arms safe``): the chain (3 generations) at T=2 as a
+  Born-Again ensemble, and at T=4 with the generation chosen on the meta-estimator's own
+  held-out tenth of the rows (which no generation trains on): the candidates for a recipe
+  that never ends below generation 0;
 - ``online ...``: the net with :class:`~sklearn_selfdistill.nn.OnlineSelfDistillation`
   (the row's own earlier predictions mixed into its target inside one fit; ``--arms
   online``), early-stopped with the tuned patience, or trained for 12 epochs on all the
@@ -84,6 +89,8 @@ from sklearn_selfdistill.nn.models import MLP
 RESULTS = Path(__file__).parent / "results"
 ALPHA, TEMPERATURE = 0.7, 4.0
 BASELINE = "early-stopped net"
+SAFE_ENSEMBLE = "cross-fit chain, T=2: Born-Again ensemble (not one model)"
+SAFE_BEST = "cross-fit chain: final_generation='best' (held-out tenth)"
 PLAIN_SHORT = "plain, 12 epochs on all rows (no early stopping)"
 SUMMARY = (
     BASELINE,
@@ -92,6 +99,8 @@ SUMMARY = (
     "cross-fit chain: gen 2",
     "cross-fit, all teachers: gen 2",
     "cross-fit chain: Born-Again ensemble (not one model)",
+    SAFE_ENSEMBLE,
+    SAFE_BEST,
     "online, alpha 0.5, last epoch (PS-KD), early-stopped",
     PLAIN_SHORT,
     "online, alpha 0.5, last epoch, 12 epochs on all rows",
@@ -116,7 +125,7 @@ class Plan:
     patiences: tuple = (3, 5, 10)
     pool: int = 12
     cv: int = 5
-    arms: tuple = ("base", "online")
+    arms: tuple = ("base", "online", "safe")
 
 
 QUICK = Plan(
@@ -363,6 +372,30 @@ def base_arms(plan, X, y, X_test, y_test, seed, log):
     return out
 
 
+def safe_arms(plan, X, y, X_test, y_test, seed, chosen):
+    """The cross-fit chain made safe: T=2 with the Born-Again ensemble, and the generation
+    chosen on the meta-estimator's own held-out tenth (``final_generation="best"``)."""
+    n, out = X.shape[0], {}
+    for label, params in (
+        (SAFE_ENSEMBLE, {"temperature": 2.0, "final_generation": "ensemble"}),
+        (SAFE_BEST, {"temperature": TEMPERATURE, "final_generation": "best"}),
+    ):
+        torch.manual_seed(seed)
+        clf = SelfDistillationClassifier(
+            make_net(plan, X.shape[1], chosen),
+            n_generations=3,
+            alpha=ALPHA,
+            teacher_predictions="cross_fit",
+            cv=plan.cv,
+            random_state=seed,
+            **params,
+        )
+        with Meter(n) as meter:
+            clf.fit(X, y)
+        out[label] = (float(np.mean(clf.predict(X_test) == y_test)), meter.compute, meter.seconds)
+    return out
+
+
 def online_arms(plan, X, y, X_test, y_test, seed, chosen):
     from sklearn_selfdistill.nn import OnlineSelfDistillation
 
@@ -412,6 +445,17 @@ FIELDS = ["noise", "seed", "arm", "accuracy", "compute", "seconds"]
 NOT_ARMS = ("pool ", "chosen patience", "rows cleanlab drops")
 
 
+def _chosen(rows, scores, noise, seed):
+    """The tuned patience of ``(noise, seed)``: this run's, or the csv's."""
+    if "chosen patience" in scores:
+        return scores["chosen patience"][0]
+    return next(
+        r["accuracy"]
+        for r in rows
+        if r["noise"] == noise and r["seed"] == seed and r["arm"] == "chosen patience"
+    )
+
+
 def read_rows(path):
     if not path.exists():
         return []
@@ -431,7 +475,9 @@ def read_rows(path):
 
 def single_model(arm):
     return arm != BASELINE and (
-        ": gen" in arm or arm.startswith(("teacher weight", "online", "CleanLearning, then"))
+        ": gen" in arm
+        or arm == SAFE_BEST
+        or arm.startswith(("teacher weight", "online", "CleanLearning, then"))
     )
 
 
@@ -594,7 +640,7 @@ def main(argv=None):
     parser.add_argument("--data", choices=("fashion_mnist", "digits"), default="fashion_mnist")
     parser.add_argument("--noise", type=float, nargs="+", help="label noise levels")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds")
-    parser.add_argument("--arms", nargs="+", choices=("base", "online"), help="arm groups")
+    parser.add_argument("--arms", nargs="+", choices=("base", "online", "safe"), help="arm groups")
     parser.add_argument("--table", action="store_true", help="only rewrite the table")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan(data=args.data)
@@ -631,6 +677,12 @@ def main(argv=None):
                 )
                 chosen = scores.get("chosen patience", (chosen,))[0]
                 scores.update(online_arms(plan, X, y, X_test, y_test, seed, int(chosen)))
+            if "safe" in plan.arms and SAFE_BEST not in done:
+                scores.update(
+                    safe_arms(
+                        plan, X, y, X_test, y_test, seed, int(_chosen(rows, scores, noise, seed))
+                    )
+                )
             new = [
                 {
                     "noise": noise,

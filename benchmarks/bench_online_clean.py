@@ -40,7 +40,7 @@ from sklearn_selfdistill.nn import OnlineSelfDistillation
 from sklearn_selfdistill.nn.models import MLP
 
 RESULTS = Path(__file__).parent / "results"
-EPOCHS = 20
+EPOCHS = 10
 ARMS = {  # label: (criterion keyword arguments, online callback or None)
     "plain": ({}, None),
     "label smoothing 0.1": ({"criterion__label_smoothing": 0.1}, None),

@@ -170,10 +170,10 @@ def test_tested_with_table_names_tests_that_run_each_library():
                 assert name.lower() in sources, (name, paths)
 
 
-def test_the_gallery_has_eleven_examples_as_its_page_says():
+def test_the_gallery_has_twelve_examples_as_its_page_says():
     examples = sorted((DOCS / "examples").glob("plot_*.py"))
-    assert len(examples) == 11
-    assert "Eleven short scripts" in (DOCS / "examples" / "README.rst").read_text()
+    assert len(examples) == 12
+    assert "Twelve short scripts" in (DOCS / "examples" / "README.rst").read_text()
     for path in examples:
         title = path.read_text().split('"""', 2)[1].strip().splitlines()
         assert set(title[1]) == {"="} and len(title[1]) == len(title[0]), path.name
