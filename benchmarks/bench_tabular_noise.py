@@ -50,7 +50,11 @@ The table gives the mean test accuracy over the seeds (std in parentheses) and e
 distilled arm's gain over its plain arm, in points; ``tabular_noise.csv`` has every
 seed. BLAS/OpenMP on one thread. Run: ``python benchmarks/bench_tabular_noise.py
 [--quick] [--seeds 0 1 2 3 4]``; writes ``benchmarks/results/tabular_noise.md`` and
-``.csv`` (not with ``--quick``).
+``.csv`` (not with ``--quick``). A run can be split into parts that run side by side
+(``--datasets``, ``--noises``, ``--arms``, each part writing its rows with ``--csv``)
+and the tables made from the parts with ``--from-csv part1.csv part2.csv ...`` (a later
+file's row replaces an earlier one's; the arms are seeded, so a row of an arm whose code
+has not changed comes out the same in any run).
 """
 
 import argparse
@@ -235,7 +239,12 @@ def on_tuned_c(baseline, seed):
     }
 
 
-def run(seeds, noises, datasets):
+def run(seeds, noises, datasets, only=None, csv_path=None):
+    """Result rows of every arm, or of the arms whose name contains one of ``only``.
+
+    With ``csv_path``, the rows so far are written there after each seed (a part of a
+    long run keeps what it has done if it is stopped).
+    """
     rows = []
     for name in datasets:
         X, y = DATASETS[name](return_X_y=True)
@@ -248,46 +257,89 @@ def run(seeds, noises, datasets):
                 key = {"dataset": name, "noise": noise, "seed": seed}
                 data = (X_train, noisy, X_test, y_test, key)
                 for arm, model in arms(seed).items():
-                    rows.append(fit_and_score(arm, model, *data))
+                    # The LR arms on the tuned C need the baseline, chosen or not.
+                    if chosen(arm, only) or arm == "LR, C tuned":
+                        rows.append(fit_and_score(arm, model, *data))
                     if arm == "LR, C tuned":
                         for tuned_arm, tuned in on_tuned_c(model, seed).items():
-                            rows.append(fit_and_score(tuned_arm, tuned, *data, model.best_params_))
+                            if chosen(tuned_arm, only):
+                                rows.append(
+                                    fit_and_score(tuned_arm, tuned, *data, model.best_params_)
+                                )
+                if csv_path is not None:
+                    write_rows(rows, csv_path)
                 print(f"{name} noise={noise} seed={seed} done", flush=True)
     return rows
+
+
+def chosen(arm, only):
+    return only is None or any(part in arm for part in only)
+
+
+def read_rows(paths):
+    """The rows of earlier runs' csv files; a later file's row replaces an earlier one's."""
+    rows = {}
+    for path in paths:
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                row = {
+                    **row,
+                    "noise": float(row["noise"]),
+                    "seed": int(row["seed"]),
+                    "test_accuracy": float(row["test_accuracy"]),
+                    "fits": FITS[row["arm"]],
+                    "seconds": float(row["seconds"]),
+                }
+                rows[row["dataset"], row["noise"], row["seed"], row["arm"]] = row
+    return list(rows.values())
+
+
+def write_rows(rows, path):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def table(rows, datasets, noises):
     arm_names = list(dict.fromkeys(r["arm"] for r in rows))
 
     def scores(name, noise, arm):
-        return np.array(
-            [
-                r["test_accuracy"]
-                for r in rows
-                if (r["dataset"], r["noise"], r["arm"]) == (name, noise, arm)
-            ]
-        )
+        """The arm's accuracies, seed by seed (empty where the arm was not run)."""
+        by_seed = {
+            r["seed"]: r["test_accuracy"]
+            for r in rows
+            if (r["dataset"], r["noise"], r["arm"]) == (name, noise, arm)
+        }
+        return np.array([by_seed[seed] for seed in sorted(by_seed)])
 
-    accuracy = []
-    for name in datasets:
-        for noise in noises:
-            cells = []
-            for arm in arm_names:
-                s = scores(name, noise, arm)
-                cells.append(f"{100 * s.mean():.2f} ({100 * s.std(ddof=1):.2f})")
-            accuracy.append([name, f"{int(100 * noise)}%", *cells])
-    gains = []
-    for name in datasets:
-        for noise in noises:
-            cells = []
-            for distilled, plain in PAIRS:
-                diff = 100 * (scores(name, noise, distilled) - scores(name, noise, plain))
-                cells.append(f"{diff.mean():+.2f} ({(diff > 0).sum()}/{diff.size} seeds up)")
-            gains.append([name, f"{int(100 * noise)}%", *cells])
+    def mean(name, noise, arm, std=False):
+        s = 100 * scores(name, noise, arm)
+        if s.size == 0:
+            return "n/a"
+        return f"{s.mean():.2f} ({s.std(ddof=1):.2f})" if std else f"{s.mean():.2f}"
 
-    def gain(name, noise, arm, reference):
-        diff = 100 * (scores(name, noise, arm) - scores(name, noise, reference))
-        return f"{diff.mean():+.2f} ({(diff > 0).sum()}/{diff.size})"
+    def gain(name, noise, arm, reference, suffix=""):
+        a, b = scores(name, noise, arm), scores(name, noise, reference)
+        if a.size == 0 or a.size != b.size:
+            return "n/a"
+        diff = 100 * (a - b)
+        return f"{diff.mean():+.2f} ({(diff > 0).sum()}/{diff.size}{suffix})"
+
+    accuracy = [
+        [name, f"{int(100 * noise)}%", *(mean(name, noise, arm, std=True) for arm in arm_names)]
+        for name in datasets
+        for noise in noises
+    ]
+    gains = [
+        [
+            name,
+            f"{int(100 * noise)}%",
+            *(gain(name, noise, a, b, " seeds up") for a, b in PAIRS),
+        ]
+        for name in datasets
+        for noise in noises
+    ]
 
     cleanlab = []
     for name in datasets:
@@ -296,10 +348,7 @@ def table(rows, datasets, noises):
                 plain = "LR, C tuned" if model == "LR" else model
                 reference = f"{model}, CleanLearning"
                 library = [f"{model}, {arm}" for arm in LIBRARY_ARMS]
-                cells = [
-                    f"{100 * scores(name, noise, arm).mean():.2f}"
-                    for arm in (plain, reference, *library)
-                ]
+                cells = [mean(name, noise, arm) for arm in (plain, reference, *library)]
                 gains_over = [gain(name, noise, arm, reference) for arm in library]
                 cleanlab.append([name, f"{int(100 * noise)}%", model, *cells, *gains_over])
     return (
@@ -323,16 +372,42 @@ def table(rows, datasets, noises):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, wine only, no file")
+    parser.add_argument(
+        "--quick", action="store_true", help="one seed, wine at 40%% noise only, no file"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 to 4")
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=None)
+    parser.add_argument("--noises", type=float, nargs="+", default=None)
+    parser.add_argument(
+        "--arms", nargs="+", default=None, help="only the arms whose name contains one of these"
+    )
+    parser.add_argument(
+        "--csv", type=Path, default=None, help="write this run's rows here, and no table"
+    )
+    parser.add_argument(
+        "--from-csv",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="fit nothing: the tables of these runs' rows (parts of one run, split to run "
+        "side by side), written to the results",
+    )
     args = parser.parse_args()
-    seeds = args.seeds or ([0] if args.quick else [0, 1, 2, 3, 4])
-    noises = [0.0, 0.4] if args.quick else [0.0, 0.2, 0.4]
-    datasets = ["wine"] if args.quick else list(DATASETS)
     start = time.perf_counter()
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        rows = run(seeds, noises, datasets)
+    if args.from_csv:
+        rows = read_rows(args.from_csv)
+        seeds = sorted({r["seed"] for r in rows})
+        noises = sorted({r["noise"] for r in rows})
+        datasets = [name for name in DATASETS if name in {r["dataset"] for r in rows}]
+    else:
+        seeds = args.seeds or ([0] if args.quick else [0, 1, 2, 3, 4])
+        noises = args.noises or ([0.4] if args.quick else [0.0, 0.2, 0.4])
+        datasets = args.datasets or (["wine"] if args.quick else list(DATASETS))
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            rows = run(seeds, noises, datasets, args.arms, args.csv)
+        if args.csv:
+            return
     accuracy, gains, cleanlab, fits = table(rows, datasets, noises)
     text = "\n".join(
         [
@@ -371,17 +446,15 @@ def main():
                 packages=("numpy", "scipy", "scikit-learn", "cleanlab"),
                 seconds=time.perf_counter() - start,
             )
-            + " One BLAS/OpenMP thread.",
+            + " One BLAS/OpenMP thread; the arms' fits took "
+            + f"{sum(r['seconds'] for r in rows):.0f} s in all.",
             "",
         ]
     )
     print(text)
     if not args.quick:
         (RESULTS / "tabular_noise.md").write_text(text)
-        with open(RESULTS / "tabular_noise.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(rows, RESULTS / "tabular_noise.csv")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from _bench_runs import run_quick
 pytest.importorskip("cleanlab")
 
 
-@pytest.mark.slow  # about 40 s of CPU; the default suite keeps under ten minutes
+@pytest.mark.slow  # about 20 s of CPU; the default suite keeps under ten minutes
 def test_quick_run_scores_every_arm_and_writes_nothing():
     out = run_quick("bench_tabular_noise.py")
     rows = [line for line in out.splitlines() if line.startswith("| wine | 40%")]
