@@ -98,12 +98,9 @@ SUMMARY = (
     "CleanLearning",
     "cross-fit chain: gen 2",
     "cross-fit, all teachers: gen 2",
-    "cross-fit chain: Born-Again ensemble (not one model)",
     SAFE_ENSEMBLE,
-    SAFE_BEST,
     "online, alpha 0.5, last epoch (PS-KD), early-stopped",
     PLAIN_SHORT,
-    "online, alpha 0.5, last epoch, 12 epochs on all rows",
 )
 # (label, alpha, momentum, ramp_epochs, epochs: None for early stopping, else that many
 # epochs on all the training rows)
