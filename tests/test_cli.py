@@ -1,9 +1,7 @@
 """The ``sklearn-selfdistill`` command: configuration, lineage, resume, evaluate."""
 
-import contextlib
 import errno
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -19,42 +17,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from _cli_runs import TINY, _run_main, _torch_state  # noqa: F401 (autouse)
 
-from sklearn_selfdistill.cli import _train, main
+from sklearn_selfdistill.cli import _train
 from sklearn_selfdistill.cli._build import build_classifier, build_net, training_rows
 from sklearn_selfdistill.cli._config import ALIASES, SCHEMA, load_config, to_yaml
 from sklearn_selfdistill.cli._lineage import Lineage, LineageError, atomic_write
 from sklearn_selfdistill.datasets import load_digits
 from sklearn_selfdistill.nn import BatchRandAugment
 from sklearn_selfdistill.nn.models import MLP
-
-# Small enough for a few seconds per run; one torch thread is the fastest for this net.
-TINY = [
-    "training.epochs=2",
-    "training.batch_size=128",
-    "generations.max_generations=2",
-    "threads=1",
-]
-
-
-@pytest.fixture(autouse=True)
-def _torch_state():
-    """The command seeds torch and sets its threads: give the other tests theirs back."""
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]):
-        yield
-    torch.set_num_threads(threads)
-
-
-def _run_main(*argv):
-    """``main(argv)`` in this process: exit status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv))
-        except SystemExit as exc:  # argparse's own errors
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def _run_folder(stdout):

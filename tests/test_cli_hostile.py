@@ -7,9 +7,7 @@ command ends with one message (no traceback) and never reads or writes outside t
 folder.
 """
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import re
@@ -27,16 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _cli_runs import TINY, _run_main, _torch_state  # noqa: F401 (autouse)
 
-from sklearn_selfdistill.cli import main
 from sklearn_selfdistill.cli._lineage import Lineage
 
-TINY = [
-    "training.epochs=2",
-    "training.batch_size=128",
-    "generations.max_generations=2",
-    "threads=1",
-]
 COMMAND = [sys.executable, "-m", "sklearn_selfdistill.cli"]
 # What the command may print about one problem: a few lines, never a dump of the file.
 MESSAGE_LIMIT = 1500
@@ -45,24 +37,6 @@ MEMORY_CAP = 7 << 30
 # Each command here is a process of its own (about 7 s, most of it importing torch): one
 # variant of each case runs by default, the others with -m slow.
 SLOW = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _torch_state():
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]):
-        yield
-    torch.set_num_threads(threads)
-
-
-def _run_main(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv))
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def _run_folder(stdout):

@@ -1,45 +1,16 @@
 """The command line's online self-distillation keys and ``distillation.n_teachers``."""
 
-import contextlib
-import io
 import json
 import re
 
 import numpy as np
 import pytest
-import torch
+from _cli_runs import TINY, _run_main, _torch_state  # noqa: F401 (autouse)
 
-from sklearn_selfdistill.cli import main
 from sklearn_selfdistill.cli._build import build_classifier, build_net
 from sklearn_selfdistill.cli._checkpoint import supports_epoch_checkpoints
 from sklearn_selfdistill.cli._config import describe_keys, load_config
 from sklearn_selfdistill.nn import OnlineSelfDistillation
-
-TINY = [
-    "training.epochs=2",
-    "training.batch_size=128",
-    "generations.max_generations=2",
-    "threads=1",
-]
-
-
-@pytest.fixture(autouse=True)
-def _torch_state():
-    """The command seeds torch and sets its threads: give the other tests theirs back."""
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]):
-        yield
-    torch.set_num_threads(threads)
-
-
-def _run_main(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv))
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def _online(net):
