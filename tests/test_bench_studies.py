@@ -127,7 +127,9 @@ def test_quick_noisy_label_study_scores_every_arm_with_its_compute_and_states_it
     compute = {arm: float(cells[1]) for arm, cells in table.items()}
     assert compute["cross-fit: gen 1"] > 3 * compute["early-stopped net"] > 0
     assert compute["cross-fit, all teachers: gen 2"] > 1.5 * compute["cross-fit: gen 1"]
-    assert re.search(r"best single model `.+` [+-]\d+\.\d\d \(\d/1\) points over the plain", out)
+    assert re.search(
+        r"best single model `.+` [+-]\d+\.\d\d \(\d/1\) points over the strongest plain", out
+    )
     assert re.search(r"over CleanLearning \(goal >= \+1: \*\*(met|not met)\*\*\)", out)
     assert "Command: `python benchmarks/bench_noisy_nets.py --quick`" in out
 
