@@ -108,6 +108,8 @@ def test_ctrl_c_in_a_skorch_generation_stops_fit_and_keeps_only_finished_generat
     )
 
 
+# 30 s; Ctrl-C of a real process stays in the default suite with the skorch test above.
+@pytest.mark.slow
 def test_ctrl_c_stops_the_command_line_with_130_and_an_unfinished_generation_unsaved(tmp_path):
     runs = tmp_path / "runs"
     command = [sys.executable, "-m", "sklearn_selfdistill.cli", "train", "threads=1"]

@@ -67,6 +67,7 @@ def test_first_snippet_constructs_the_estimator():
     assert namespace["clf"].get_params()["temperature"] == 4.0
 
 
+@pytest.mark.slow  # 30-70 s of ResNet-18 training; the default suite keeps under ten minutes
 def test_readme_resnet_example_distils_a_resnet():
     pytest.importorskip("skorch")
     block = _block_with("ResNet18")
