@@ -322,12 +322,13 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
                         f"{_describe_outputs(outputs)} for {len(history)} generations. Set "
                         f"it with generations_ and history_, or fit with warm_start=False."
                     )
-            elif self.n_teachers != 1:
-                self.teacher_outputs_ = []
             initial = list(zip(self.generations_, history, strict=True))
         if not initial:
             self.cross_fit_outputs_ = None
-            self.teacher_outputs_ = None if self.n_teachers == 1 else []
+        if self.n_teachers == 1:
+            self.teacher_outputs_ = None
+        elif len(initial) <= 1:  # no generation has taught yet
+            self.teacher_outputs_ = []
         self.generations_ = [model for model, _ in initial]
         self.history_ = [dict(row) for _, row in initial]
         self.termination_condition_ = "max_generations"
