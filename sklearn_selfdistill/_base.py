@@ -314,11 +314,16 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
                     )
             if self.n_teachers != 1 and len(history) > 1:
                 outputs = getattr(self, "teacher_outputs_", None)
-                if not isinstance(outputs, list) or len(outputs) != len(history) - 1:
+                kept = isinstance(outputs, list) and len(outputs) == len(history) - 1
+                if not kept and self.teacher_predictions == "in_sample":
+                    # Rebuilt from the generations themselves in _fit_generations.
+                    self.teacher_outputs_ = None
+                elif not kept:
                     raise ValueError(
-                        f"warm_start=True with n_teachers={self.n_teachers!r} averages the "
-                        f"outputs of the earlier generations, which come from "
-                        f"teacher_outputs_ (one array per generation after the first); got "
+                        f"warm_start=True with n_teachers={self.n_teachers!r} and cross-fit "
+                        f"teachers averages the out-of-fold outputs of the earlier "
+                        f"generations, which come from teacher_outputs_ (one array per "
+                        f"generation after the first); got "
                         f"{_describe_outputs(outputs)} for {len(history)} generations. Set "
                         f"it with generations_ and history_, or fit with warm_start=False."
                     )
@@ -408,6 +413,12 @@ class BaseSelfDistillation(InputChecks, MetaEstimatorMixin, BaseEstimator, metac
         if plateau_reached():  # the resumed run had stopped already
             return
         targets = self._resumed_targets(student, fit)
+        if self.n_teachers != 1 and self.teacher_outputs_ is None:
+            # An in-sample warm start without them: each generation's outputs on the
+            # training rows, as teacher_output computed them.
+            self.teacher_outputs_ = [
+                student.output(model, fit.X_train) for model in self.generations_[:-1]
+            ]
         for generation in range(len(self.generations_), self.n_generations):
             start = time.perf_counter()
             temperature, teacher, rows = None, None, None

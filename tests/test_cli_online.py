@@ -119,3 +119,23 @@ def test_a_tiny_run_with_online_distillation_and_two_teachers_trains(tmp_path):
     # learn from other teachers); every generation's second epoch has them at weight 0.5.
     assert plain[0][0] == online[0][0]
     assert all(plain[g][1] != online[g][1] for g in range(3))
+
+
+@pytest.mark.parametrize("teacher", ["in_sample", "cross_fit"])
+def test_a_run_with_all_teachers_resumes_in_sample_and_refuses_cross_fit(tmp_path, teacher):
+    settings = [
+        *TINY,
+        "distillation.n_teachers=all",
+        f"distillation.teacher_predictions={teacher}",
+    ]
+    status, _, err = _run_main("train", *settings, "--runs-dir", str(tmp_path))
+    assert status == 0, err
+    (run,) = tmp_path.iterdir()
+    status, _, err = _run_main("train", "--resume", str(run), "generations.max_generations=3")
+    if teacher == "in_sample":  # the averaged teacher is rebuilt from the generations
+        assert status == 0, err
+        assert (run / "generation_2.done").exists()
+    else:
+        assert status == 2 and "Traceback" not in err
+        assert "cannot be continued" in err and "distillation.n_teachers=1" in err
+        assert not (run / "generation_2.done").exists()

@@ -95,9 +95,26 @@ def test_a_warm_start_continues_the_average(regression):
     warm.set_params(n_generations=4).fit(X, y)
     for a, b in zip(cold.generations_, warm.generations_, strict=True):
         np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10)
+    # In-sample, outputs that were lost are the generations' own predictions again.
     warm.teacher_outputs_ = None
-    with pytest.raises(ValueError, match=r"teacher_outputs_ .*got NoneType for 4 generations"):
-        warm.set_params(n_generations=5).fit(X, y)
+    warm.set_params(n_generations=5).fit(X, y)
+    cold.set_params(n_generations=5).fit(X, y)
+    np.testing.assert_allclose(warm.generations_[4].coef_, cold.generations_[4].coef_)
+    assert len(warm.teacher_outputs_) == 4
+
+
+def test_a_cross_fit_warm_start_needs_the_kept_outputs(regression):
+    X, y = regression
+    reg = SelfDistillationRegressor(
+        Ridge(),
+        n_generations=2,
+        n_teachers="all",
+        teacher_predictions="cross_fit",
+        warm_start=True,
+    ).fit(X, y)
+    reg.teacher_outputs_ = None
+    with pytest.raises(ValueError, match=r"teacher_outputs_ .*got NoneType for 2 generations"):
+        reg.set_params(n_generations=3).fit(X, y)
 
 
 def test_a_warm_start_from_one_teacher_to_several(regression):

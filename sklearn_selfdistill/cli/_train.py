@@ -198,6 +198,15 @@ def _fit_the_missing_generations(config, lineage, net, X_train, y_train, write_g
         restore_generation(net, n_classes, lineage.weights_path(g)) for g in finished
     ]
     clf.history_ = [_run.metrics(lineage, g)["history"] for g in finished]
+    if clf.n_teachers != 1 and clf.teacher_predictions == "cross_fit" and len(finished) > 1:
+        # The files keep each generation's averaged teacher, not the out-of-fold outputs
+        # of every generation that the next average is made of.
+        raise LineageError(
+            f"{lineage.path} is a cross-fit run with distillation.n_teachers="
+            f"{clf.n_teachers} and {len(finished)} finished generations: it cannot be "
+            f"continued, as the run folder keeps only each generation's averaged teacher. "
+            f"Start a new run (or use distillation.n_teachers=1)."
+        )
     if config.distillation.teacher_predictions == "cross_fit" and len(finished) > 1:
         clf.cross_fit_outputs_ = load_teacher_outputs(
             lineage, finished[-1], (_cross_fit_rows(config, y_train), n_classes)
